@@ -1,0 +1,169 @@
+/**
+ * The original DJDNS page format: `meta` plus an ordered list of `branches`, each with a
+ * `selector`, `targets` and `records`. Parsing validates everything a query will rely on, so a
+ * page either loads whole or is refused with an error naming the branch and record at fault.
+ *
+ * @module
+ */
+import { type PageRecord, parseRecord } from "./rdata.ts";
+import { compileSelector, type Selector } from "./selector.ts";
+import { checkHostName } from "./names.ts";
+
+/** Most branches one page may hold. */
+export const MAX_BRANCHES = 100_000;
+/** Most records one branch may hold. */
+export const MAX_RECORDS = 256;
+/** Most targets one branch may name. */
+export const MAX_TARGETS = 16;
+/** Longest `meta` string, in characters. */
+export const MAX_META_LENGTH = 4096;
+
+/** Thrown when a page is invalid; the message names the page and the part at fault. */
+export class PageError extends Error {
+  /** Creates a page error; `where` names the page and part (`root.json: branch 3: record 0`). */
+  constructor(where: string, message: string) {
+    super(where ? `${where}: ${message}` : message);
+    this.name = "PageError";
+  }
+}
+
+/** Where a branch sends a query it does not answer itself. */
+export type Target =
+  /** Another page named relative to the page directory (legacy flat files). */
+  | { kind: "file"; path: string }
+  /** A signed page, by the SHA-256 id of its genesis event. */
+  | { kind: "djdns"; pageId: string }
+  /** An ordinary DNS server that answers the name. */
+  | { kind: "dns"; host: string; port: number };
+
+/** A validated branch. */
+export interface Branch {
+  /** The compiled selector. */
+  selector: Selector;
+  /** Targets, in order. */
+  targets: Target[];
+  /** Records, in order. */
+  records: PageRecord[];
+}
+
+/** The free-text `meta` block of a page. */
+export interface Meta {
+  authority?: string;
+  contact?: string;
+  about?: string;
+  policy?: string;
+}
+
+/** A validated page in the original format. */
+export interface Page {
+  meta: Meta;
+  branches: Branch[];
+}
+
+const DJDNS_TARGET = /^djdns:([0-9a-f]{64})$/;
+
+/** Parses one target string. Throws an Error saying what is wrong. */
+export function parseTarget(text: unknown): Target {
+  if (typeof text !== "string" || text.length === 0 || text.length > 1024) {
+    throw new Error("target must be a non-empty string of at most 1024 characters");
+  }
+  const djdns = DJDNS_TARGET.exec(text);
+  if (djdns) return { kind: "djdns", pageId: djdns[1] };
+  if (text.startsWith("djdns:")) {
+    throw new Error(`target '${text}': page id must be 64 lowercase hex`);
+  }
+  if (text.startsWith("dns://")) {
+    const m = /^dns:\/\/(\[[0-9a-fA-F:.]+\]|[^/:\[\]]+)(?::(\d{1,5}))?\/?$/.exec(text);
+    const port = m?.[2] === undefined ? 53 : Number(m[2]);
+    if (!m || port < 1 || port > 65535) {
+      throw new Error(`target '${text}' is not of the form dns://HOST[:PORT]/`);
+    }
+    const host = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
+    if (!m[1].startsWith("[") && "error" in checkHostName(host)) {
+      throw new Error(`target '${text}': bad host`);
+    }
+    return { kind: "dns", host, port };
+  }
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text);
+  if (scheme && scheme[1] !== "file") {
+    throw new Error(
+      `target '${text}': unknown scheme '${scheme[1]}' (use a page file, djdns:, dns://)`,
+    );
+  }
+  const path = scheme ? text.slice("file:".length).replace(/^\/\//, "") : text;
+  if (path.includes("\0") || path.length === 0) throw new Error(`target '${text}': bad path`);
+  return { kind: "file", path };
+}
+
+/** Parses the `meta` block: optional strings; unknown keys are ignored (original extensibility rule 1). */
+export function parseMeta(value: unknown, where = ""): Meta {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new PageError(where, "meta must be an object");
+  }
+  const meta: Meta = {};
+  for (const key of ["authority", "contact", "about", "policy"] as const) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (typeof v !== "string" || v.length > MAX_META_LENGTH) {
+      throw new PageError(
+        where,
+        `meta.${key} must be a string of at most ${MAX_META_LENGTH} characters`,
+      );
+    }
+    meta[key] = v;
+  }
+  return meta;
+}
+
+function list(value: unknown, max: number, what: string, where: string): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new PageError(where, `${what} must be a list`);
+  if (value.length > max) throw new PageError(where, `more than ${max} ${what}`);
+  return value;
+}
+
+/** Parses the ordered `branches` list. Throws {@linkcode PageError} naming the branch at fault. */
+export function parseBranches(value: unknown, where = ""): Branch[] {
+  if (!Array.isArray(value)) throw new PageError(where, "branches must be a list");
+  if (value.length > MAX_BRANCHES) throw new PageError(where, `more than ${MAX_BRANCHES} branches`);
+  return value.map((b, i) => {
+    const at = `${where ? where + ": " : ""}branch ${i}`;
+    if (b === null || typeof b !== "object" || Array.isArray(b)) {
+      throw new PageError(at, "branch must be an object");
+    }
+    const raw = b as Record<string, unknown>;
+    let selector: Selector;
+    try {
+      selector = compileSelector(raw.selector as string);
+    } catch (e) {
+      throw new PageError(at, (e as Error).message);
+    }
+    const at2 = `${at} (${JSON.stringify(selector.source)})`;
+    const targets = list(raw.targets, MAX_TARGETS, "targets", at2).map((t, j) => {
+      try {
+        return parseTarget(t);
+      } catch (e) {
+        throw new PageError(`${at2}: target ${j}`, (e as Error).message);
+      }
+    });
+    const records = list(raw.records, MAX_RECORDS, "records", at2).map((r, j) => {
+      try {
+        return parseRecord(r);
+      } catch (e) {
+        throw new PageError(`${at2}: record ${j}`, (e as Error).message);
+      }
+    });
+    return { selector, targets, records };
+  });
+}
+
+/** Parses a whole page in the original format. `where` names it in errors (a file name). */
+export function parsePage(value: unknown, where = ""): Page {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new PageError(where, "page must be a JSON object");
+  }
+  const v = value as Record<string, unknown>;
+  if (!("branches" in v)) throw new PageError(where, "page has no branches");
+  return { meta: parseMeta(v.meta, where), branches: parseBranches(v.branches, where) };
+}
