@@ -1,0 +1,175 @@
+/**
+ * The upstream forwarder: sends our own query to the upstreams in health order, retries over TCP
+ * after truncation, fails over on timeouts, SERVFAIL, REFUSED and network errors.
+ *
+ * @module
+ */
+import { randomInt } from "node:crypto";
+import { getLogger } from "@logtape/logtape";
+import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
+import { createHealth } from "./health.ts";
+import {
+  buildQuery,
+  checkReply,
+  classCode,
+  encodeName,
+  isTruncated,
+  rcodeOf,
+  typeCode,
+  type WireQuestion,
+} from "./message.ts";
+import { tcpExchange } from "./tcp.ts";
+import { ExchangeError, udpExchange } from "./udp.ts";
+import type {
+  Forwarder,
+  ForwarderOptions,
+  ForwardResult,
+  QueryOptions,
+  Transport,
+  Upstream,
+} from "./types.ts";
+
+const logger = getLogger(["djdns", "forwarder"]);
+
+const DEFAULT_TIMEOUT_MS = 1500;
+const DEFAULT_ATTEMPTS = 3;
+const DEFAULT_MAX_IN_FLIGHT = 1024;
+
+// RCODEs after which another upstream may do better. FORMERR and NOTIMP are included because an
+// upstream that rejects our (EDNS) query says nothing about the name; NXDOMAIN and NOERROR are
+// answers.
+const RETRY_RCODES: ReadonlyMap<number, string> = new Map([
+  [1, "FORMERR"],
+  [2, "SERVFAIL"],
+  [4, "NOTIMP"],
+  [5, "REFUSED"],
+]);
+
+/**
+ * Creates a forwarder. Each try uses a fresh random 16-bit id and a fresh UDP socket on a random
+ * source port; only a reply from the upstream's address and port with our id, QR=1 and our exact
+ * question is accepted, anything else is ignored until the try's timeout.
+ */
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const attempts = options.attempts ?? DEFAULT_ATTEMPTS;
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  if (!(timeoutMs > 0)) throw new RangeError("timeoutMs must be positive");
+  if (!Number.isInteger(attempts) || attempts < 1) throw new RangeError("attempts must be >= 1");
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new RangeError("maxInFlight must be >= 1");
+  }
+  const defaultUpstreams = [...options.upstreams];
+  const health = createHealth();
+  const inFlight = new Set<Promise<unknown>>();
+  const closing = new AbortController();
+
+  async function tryUpstream(
+    upstream: Upstream,
+    question: WireQuestion,
+    opts: QueryOptions,
+  ): Promise<ForwardResult | FailedTry> {
+    let transport: Transport = "udp";
+    const exchange = async (send: typeof udpExchange) => {
+      const id = randomInt(0, 0x10000);
+      const query = buildQuery({
+        id,
+        question,
+        recursionDesired: opts.recursionDesired ?? true,
+        dnssecOk: opts.dnssecOk ?? false,
+      });
+      let packet: ForwardResult["packet"] | undefined;
+      const accept = (bytes: Uint8Array) => {
+        const checked = checkReply(bytes, id, question);
+        if ("ignored" in checked) {
+          logger.debug("ignored reply from {upstream}: {reason}", {
+            upstream: formatUpstream(upstream),
+            reason: checked.ignored,
+          });
+          return false;
+        }
+        packet = checked.packet;
+        return true;
+      };
+      const bytes = await send({ upstream, query, accept, timeoutMs, signal: closing.signal });
+      return { bytes, packet: packet! };
+    };
+    try {
+      let reply = await exchange(udpExchange);
+      if (isTruncated(reply.bytes)) {
+        transport = "tcp";
+        reply = await exchange(tcpExchange);
+      }
+      const retry = RETRY_RCODES.get(rcodeOf(reply.bytes));
+      if (retry !== undefined) return { upstream, transport, reason: retry };
+      return { ...reply, upstream, transport };
+    } catch (err) {
+      const reason = err instanceof ExchangeError ? err.message : `error: ${String(err)}`;
+      return { upstream, transport, reason };
+    }
+  }
+
+  async function run(
+    name: string,
+    qtype: string | number,
+    qclass: string | number,
+    opts: QueryOptions,
+  ): Promise<ForwardResult> {
+    let question: WireQuestion;
+    try {
+      question = { name: encodeName(name), qtype: typeCode(qtype), qclass: classCode(qclass) };
+    } catch (err) {
+      throw new ForwardError("invalid", (err as Error).message);
+    }
+    const upstreams = health.order(opts.upstreams ?? defaultUpstreams);
+    if (upstreams.length === 0) throw new ForwardError("exhausted", "no upstreams configured");
+    const failed: FailedTry[] = [];
+    for (let i = 0; i < attempts; i++) {
+      if (closing.signal.aborted) break;
+      const upstream = upstreams[i % upstreams.length];
+      logger.debug("forwarding {name} {qtype} to {upstream}", {
+        name,
+        qtype,
+        upstream: formatUpstream(upstream),
+      });
+      const outcome = await tryUpstream(upstream, question, opts);
+      if ("packet" in outcome) {
+        health.success(upstream);
+        return outcome;
+      }
+      if (outcome.reason === "closed") break;
+      health.failure(upstream);
+      failed.push(outcome);
+      logger.warn("upstream {upstream} failed for {name} {qtype} over {transport}: {reason}", {
+        upstream: formatUpstream(upstream),
+        name,
+        qtype,
+        transport: outcome.transport,
+        reason: outcome.reason,
+      });
+    }
+    if (closing.signal.aborted) throw new ForwardError("closed", "forwarder closed", failed);
+    throw new ForwardError("exhausted", `no answer for ${name} ${qtype}`, failed);
+  }
+
+  return {
+    query(name, qtype, qclass, opts = {}) {
+      if (closing.signal.aborted) {
+        return Promise.reject(new ForwardError("closed", "forwarder closed"));
+      }
+      if (inFlight.size >= maxInFlight) {
+        return Promise.reject(
+          new ForwardError("overloaded", `too many queries in flight (${maxInFlight})`),
+        );
+      }
+      const promise = run(name, qtype, qclass, opts);
+      const tracked = promise.then(() => {}, () => {}).finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      return promise;
+    },
+    async close() {
+      closing.abort();
+      await Promise.all(inFlight);
+    },
+  };
+}
