@@ -1,0 +1,251 @@
+/**
+ * Opening a data directory: lock, create atomically or validate without writing, configure,
+ * migrate.
+ *
+ * A new database is built as `djdns.db.new` and renamed into place once its schema is committed,
+ * so an existing `djdns.db` is always a complete store and an empty or short one means damage,
+ * never "new". An existing database is first checked on a read-only connection (format,
+ * application id, version, integrity); a database that fails is reported and never written to.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import type { Conn } from "./conn.ts";
+import { StoreError, translateError } from "./errors.ts";
+import { type DirLock, lockDataDir } from "./lock.ts";
+import { APPLICATION_ID, migrate, type Migration, MIGRATIONS, readHeader } from "./schema.ts";
+import { integrityProblems, makeStore, type Store } from "./store.ts";
+import { DEFAULT_LIMITS, type StoreOptions } from "./types.ts";
+
+/** File name of the database inside the data directory. */
+export const DATABASE_FILE = "djdns.db";
+
+const SQLITE_MAGIC = "SQLite format 3\0";
+// Smallest valid SQLite page; a shorter file cannot hold even the header page.
+const MIN_DB_BYTES = 512;
+
+function absolute(dir: string): string {
+  const abs = dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir}`;
+  return abs.length > 1 ? abs.replace(/\/+$/, "") : abs;
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+function fsync(path: string): void {
+  const f = Deno.openSync(path, { read: true });
+  try {
+    f.syncSync();
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Opens (creating if needed) the store in `dir`. Throws {@linkcode StoreError}: `locked` when
+ * another process owns the directory, `corrupt` / `foreign` / `newer-version` for a database it
+ * will not use (left untouched), `read-only` when the directory cannot be written, `not-found`
+ * for a read-only open of a directory without a store.
+ */
+export function openStore(dir: string, options: StoreOptions = {}): Store {
+  return openStoreWith(dir, options, MIGRATIONS);
+}
+
+/** {@linkcode openStore} with an explicit migration list (tests of the migration path). */
+export function openStoreWith(
+  dir: string,
+  options: StoreOptions,
+  migrations: readonly Migration[],
+): Store {
+  const abs = absolute(dir);
+  const path = `${abs}/${DATABASE_FILE}`;
+  const readOnly = options.readOnly === true;
+  const current = migrations[migrations.length - 1].version;
+  let lock: DirLock | null = null;
+  let db: DatabaseSync | undefined;
+  try {
+    if (!readOnly) {
+      makeDir(abs);
+      lock = lockDataDir(abs);
+    }
+    let exists = true;
+    try {
+      Deno.statSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw translateError(e, path, "opening");
+      exists = false;
+    }
+    if (!exists) {
+      if (readOnly) throw new StoreError("not-found", `no djdns store in ${abs}`);
+      create(path, migrations);
+    } else {
+      validate(path, current, readOnly, options.integrityCheck ?? "quick");
+    }
+    try {
+      db = new DatabaseSync(path, { readOnly });
+      db.exec("PRAGMA busy_timeout = 2000");
+      // FULL: in WAL mode NORMAL survives a killed process but may lose the last commits on
+      // power loss; an accepted event must survive both, so every commit fsyncs the log.
+      db.exec("PRAGMA synchronous = FULL");
+      db.exec("PRAGMA trusted_schema = OFF");
+      if (options.maxDatabasePages !== undefined) {
+        db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.trunc(options.maxDatabasePages))}`);
+      }
+      if (readOnly) {
+        db.exec("PRAGMA query_only = ON");
+      } else {
+        const mode = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string })
+          .journal_mode;
+        if (mode !== "wal") db.exec("PRAGMA journal_mode = WAL");
+        migrate(db, migrations);
+      }
+    } catch (e) {
+      throw translateError(e, path, "opening");
+    }
+    const conn: Conn = {
+      db,
+      dir: abs,
+      path,
+      readOnly,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      closed: false,
+    };
+    return makeStore(conn, lock);
+  } catch (e) {
+    try {
+      db?.close();
+    } catch { /* already failing */ }
+    lock?.release();
+    throw e;
+  }
+}
+
+function makeDir(dir: string): void {
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new StoreError("io", `data directory ${dir} exists and is not a directory`);
+    }
+    throw new StoreError(
+      "read-only",
+      `cannot create data directory ${dir}: ${e instanceof Error ? e.message : e}`,
+      { cause: e },
+    );
+  }
+  if (!Deno.statSync(dir).isDirectory) {
+    throw new StoreError("io", `data directory ${dir} exists and is not a directory`);
+  }
+}
+
+/** Builds a new database next to `path` and renames it into place once complete. */
+function create(path: string, migrations: readonly Migration[]): void {
+  const tmp = `${path}.new`;
+  try {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) removeIfPresent(tmp + suffix);
+    const db = new DatabaseSync(tmp);
+    try {
+      // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets prune hand
+      // freed pages back to the file system without a full VACUUM.
+      db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = FULL");
+      migrate(db, migrations);
+    } finally {
+      db.close();
+    }
+    fsync(tmp);
+    Deno.renameSync(tmp, path);
+    fsync(path.slice(0, path.lastIndexOf("/")) || "/");
+  } catch (e) {
+    try {
+      removeIfPresent(tmp);
+    } catch { /* best effort */ }
+    throw translateError(e, path, "creating the database");
+  }
+}
+
+/** Checks an existing database on a read-only connection; throws when it must not be used. */
+function validate(
+  path: string,
+  current: number,
+  readOnly: boolean,
+  check: "quick" | "full" | "none",
+): void {
+  const size = Deno.statSync(path).size;
+  if (size < MIN_DB_BYTES) {
+    throw new StoreError(
+      "corrupt",
+      `database ${path} is truncated (${size} bytes); restore it from a backup or move it away ` +
+        "to start empty — nothing was changed",
+    );
+  }
+  const head = new Uint8Array(16);
+  const f = Deno.openSync(path, { read: true });
+  try {
+    f.readSync(head);
+  } finally {
+    f.close();
+  }
+  if (new TextDecoder().decode(head) !== SQLITE_MAGIC) {
+    throw new StoreError(
+      "corrupt",
+      `${path} is not an SQLite database (damaged, or not a djdns store) — nothing was changed`,
+    );
+  }
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path, { readOnly: true });
+    const { version, applicationId } = readHeader(db);
+    if (applicationId !== APPLICATION_ID) {
+      throw new StoreError(
+        "foreign",
+        `${path} is an SQLite database but not a djdns store (application_id ` +
+          `0x${applicationId.toString(16)}) — nothing was changed`,
+      );
+    }
+    if (version > current) {
+      throw new StoreError(
+        "newer-version",
+        `${path} has schema version ${version}, newer than this djdns supports (${current}); ` +
+          "upgrade djdns — nothing was changed",
+      );
+    }
+    if (version < 1) {
+      throw new StoreError("corrupt", `${path} has no schema (version ${version})`);
+    }
+    if (readOnly && version < current) {
+      throw new StoreError(
+        "read-only",
+        `${path} has schema version ${version} and needs a migration to ${current}; ` +
+          "open it once without read-only",
+      );
+    }
+    if (check !== "none") {
+      const problems = integrityProblems(db, check);
+      if (problems.length > 0) {
+        throw new StoreError(
+          "corrupt",
+          `database ${path} failed its integrity check (${problems[0]}${
+            problems.length > 1 ? ` and ${problems.length - 1} more` : ""
+          }); restore it from a backup — nothing was changed`,
+        );
+      }
+    }
+  } catch (e) {
+    const err = translateError(e, path, "checking the database");
+    if (err.code === "corrupt" && !/nothing was changed/.test(err.message)) {
+      err.message += "; restore it from a backup — nothing was changed";
+    }
+    throw err;
+  } finally {
+    try {
+      db?.close();
+    } catch { /* read-only: nothing to flush */ }
+  }
+}
