@@ -120,7 +120,7 @@ export interface StoreLimits {
 
 /** Default limits (see docs/STORE.md for the reasoning). */
 export const DEFAULT_LIMITS: Readonly<StoreLimits> = Object.freeze({
-  maxObjectBytes: 16 * 1024 * 1024,
+  maxObjectBytes: 32 * 1024 * 1024,
   maxStateBytes: 64 * 1024 * 1024,
   maxBatchObjects: 100_000,
   maxObjectsPerUnfollowedPage: 10_000,
