@@ -8,6 +8,7 @@ import { randomInt } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
 import { createHealth } from "./health.ts";
+import { ipFamily } from "./address.ts";
 import {
   buildQuery,
   checkReply,
@@ -45,8 +46,20 @@ const RETRY_RCODES: ReadonlyMap<number, string> = new Map([
   [5, "REFUSED"],
 ]);
 
+// A host name here would make node:dgram resolve it through the system resolver, possibly us.
+function upstreamProblem(upstream: Upstream): string | undefined {
+  if (ipFamily(upstream.host) === 0 || upstream.host.includes("%")) {
+    return `upstream host is not an IP address literal: ${upstream.host}`;
+  }
+  if (!Number.isInteger(upstream.port) || upstream.port < 1 || upstream.port > 65535) {
+    return `bad upstream port: ${upstream.port}`;
+  }
+  return undefined;
+}
+
 /**
- * Creates a forwarder. Each try uses a fresh random 16-bit id and a fresh UDP socket on a random
+ * Creates a forwarder. Throws a RangeError for bad options (an upstream host that is not an IP
+ * literal, a bad port, non-positive timeout, attempts or bound). Each try uses a fresh random 16-bit id and a fresh UDP socket on a random
  * source port; only a reply from the upstream's address and port with our id, QR=1 and our exact
  * question is accepted, anything else is ignored until the try's timeout.
  */
@@ -59,6 +72,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
     throw new RangeError("maxInFlight must be >= 1");
   }
+  const badUpstream = options.upstreams.map(upstreamProblem).find((p) => p !== undefined);
+  if (badUpstream !== undefined) throw new RangeError(badUpstream);
   const defaultUpstreams = [...options.upstreams];
   const health = createHealth();
   const inFlight = new Set<Promise<unknown>>();
@@ -121,6 +136,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     } catch (err) {
       throw new ForwardError("invalid", (err as Error).message);
     }
+    const problem = opts.upstreams?.map(upstreamProblem).find((p) => p !== undefined);
+    if (problem !== undefined) throw new ForwardError("invalid", problem);
     const upstreams = health.order(opts.upstreams ?? defaultUpstreams);
     if (upstreams.length === 0) throw new ForwardError("exhausted", "no upstreams configured");
     const failed: FailedTry[] = [];
