@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { type PageRecord, parseRecord } from "./rdata.ts";
+import { isIPv4, isIPv6, type PageRecord, parseRecord } from "./rdata.ts";
 import { compileSelector, type Selector } from "./selector.ts";
-import { checkHostName } from "./names.ts";
 
 /** Most branches one page may hold. */
 export const MAX_BRANCHES = 100_000;
@@ -79,8 +78,9 @@ export function parseTarget(text: unknown): Target {
       throw new Error(`target '${text}' is not of the form dns://HOST[:PORT]/`);
     }
     const host = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
-    if (!m[1].startsWith("[") && "error" in checkHostName(host)) {
-      throw new Error(`target '${text}': bad host`);
+    // An IP literal: resolving a server's name would itself need DNS, possibly this registry.
+    if (m[1].startsWith("[") ? !isIPv6(host) : !isIPv4(host)) {
+      throw new Error(`target '${text}': host must be an IPv4 address or a bracketed IPv6 address`);
     }
     return { kind: "dns", host, port };
   }

@@ -1,0 +1,124 @@
+/**
+ * A page source over a directory of page files in the original DJDNS format (the flat-file
+ * registries python-djdns served). All pages reachable from the root are read and validated
+ * up front into an immutable snapshot, so queries never touch the disk; a reload builds a new
+ * snapshot and swaps it in whole, or keeps the old one when the new root is invalid.
+ *
+ * @module
+ */
+import * as path from "node:path";
+import { type Page, PageError, parsePage } from "./page.ts";
+import type { LoadedPage, PageSource } from "./source.ts";
+
+/** Largest page file read, in bytes. */
+export const MAX_PAGE_FILE_BYTES = 32 * 1024 * 1024;
+/** Most page files one directory may contribute. */
+export const MAX_PAGE_FILES = 10_000;
+
+/** Every page reachable from the root of a page directory, validated. */
+export interface PageSnapshot {
+  /** The page directory (absolute). */
+  dir: string;
+  /** The root page. */
+  root: LoadedPage;
+  /** Pages by key (path relative to `dir`); a page that failed to load maps to its error. */
+  pages: Map<string, LoadedPage | Error>;
+  /** Messages of the pages that failed to load. */
+  errors: string[];
+}
+
+/**
+ * Resolves a `file` target to its key: a normalized path relative to the page directory.
+ * Targets are relative to the page directory itself (as in python-djdns, which ran inside it),
+ * and may not leave it.
+ */
+export function pageKey(target: string): string {
+  const key = path.posix.normalize(target.replace(/^\/+/, ""));
+  if (key === ".." || key.startsWith("../") || key === "." || path.posix.isAbsolute(key)) {
+    throw new Error(`page '${target}' lies outside the page directory`);
+  }
+  return key;
+}
+
+async function readPage(dir: string, key: string): Promise<Page> {
+  const file = path.join(dir, key);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(file);
+  } catch (e) {
+    throw new PageError(key, e instanceof Deno.errors.NotFound ? "no such page file" : String(e));
+  }
+  if (!info.isFile) throw new PageError(key, "not a regular file");
+  if (info.size > MAX_PAGE_FILE_BYTES) {
+    throw new PageError(key, `page file larger than ${MAX_PAGE_FILE_BYTES} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(await Deno.readTextFile(file));
+  } catch (e) {
+    throw new PageError(key, `not valid JSON: ${(e as Error).message}`);
+  }
+  return parsePage(value, key);
+}
+
+/**
+ * Loads the page directory `dir` starting at `rootFile` (relative to `dir`). Throws
+ * {@linkcode PageError} when the root page itself is missing or invalid; sub-pages that fail
+ * are recorded in the snapshot and fail only the lookups that reach them.
+ */
+export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<PageSnapshot> {
+  const absDir = path.resolve(dir);
+  const rootKey = pageKey(rootFile);
+  const root: LoadedPage = { key: rootKey, page: await readPage(absDir, rootKey) };
+  const pages = new Map<string, LoadedPage | Error>([[rootKey, root]]);
+  const errors: string[] = [];
+  const queue: LoadedPage[] = [root];
+  while (queue.length > 0) {
+    const lp = queue.shift()!;
+    for (const branch of lp.page.branches) {
+      for (const t of branch.targets) {
+        if (t.kind !== "file") continue;
+        let key: string;
+        try {
+          key = pageKey(t.path);
+        } catch (e) {
+          errors.push(`${lp.key}: ${(e as Error).message}`);
+          continue;
+        }
+        if (pages.has(key)) continue;
+        if (pages.size >= MAX_PAGE_FILES) {
+          pages.set(key, new PageError(key, `more than ${MAX_PAGE_FILES} page files`));
+          continue;
+        }
+        try {
+          const loaded = { key, page: await readPage(absDir, key) };
+          pages.set(key, loaded);
+          queue.push(loaded);
+        } catch (e) {
+          pages.set(key, e as Error);
+          errors.push((e as Error).message);
+        }
+      }
+    }
+  }
+  return { dir: absDir, root, pages, errors };
+}
+
+/**
+ * A {@linkcode PageSource} reading from whatever snapshot `current()` returns at the moment of
+ * each lookup, so a reload swaps pages without any query seeing a mix of old and new.
+ */
+export function snapshotSource(current: () => PageSnapshot): PageSource {
+  return {
+    root: () => current().root,
+    get(target) {
+      if (target.kind === "djdns") {
+        throw new Error("signed pages (djdns: targets) are not served from a page directory");
+      }
+      const found = current().pages.get(pageKey(target.path));
+      if (found === undefined) throw new Error(`page '${target.path}' is not loaded`);
+      if (found instanceof Error) throw found;
+      return found;
+    },
+  };
+}

@@ -1,0 +1,341 @@
+/**
+ * Resolution over the registry: walk from the root page, test branches in order, answer from
+ * the first branch that holds records for the name, otherwise follow its targets in order; the
+ * first non-empty result wins and errors or empty results fall through to the next matching
+ * branch (the documented intent of python-djdns). Pure: pages come through a {@linkcode PageSource}
+ * and `dns://` targets through an injected {@linkcode UpstreamQuery}.
+ *
+ * @module
+ */
+import type { Branch, Target } from "./page.ts";
+import type { PageRecord, RecordData, SoaData } from "./rdata.ts";
+import type { LoadedPage, PageSource } from "./source.ts";
+
+/** A resource record in the form the DNS encoder (dns-packet) takes. */
+export interface Answer {
+  name: string;
+  type: string;
+  class: "IN";
+  ttl: number;
+  data: RecordData | unknown;
+}
+
+/** What an upstream DNS server said about a name. */
+export interface UpstreamAnswer {
+  /** DNS rcode of the reply (0 NOERROR, 3 NXDOMAIN, …). */
+  rcode: number;
+  answers: Answer[];
+  authorities: Answer[];
+}
+
+/**
+ * Asks a DNS server about `name`/`type`. `server` is a `dns://` target's host and port, or
+ * undefined for the node's default upstreams (used to chase a CNAME that leaves the registry).
+ * Rejects when no answer could be had.
+ */
+export type UpstreamQuery = (
+  name: string,
+  type: string,
+  server?: { host: string; port: number },
+) => Promise<UpstreamAnswer>;
+
+/** Limits on the work one query may cause. */
+export interface ResolverLimits {
+  /** Deepest chain of pages followed from the root. */
+  maxDepth: number;
+  /** Most branch tests for one query, all pages and CNAME hops together. */
+  maxWork: number;
+  /** Most `dns://` lookups for one query. */
+  maxUpstream: number;
+  /** Longest CNAME chain followed. */
+  maxCnames: number;
+}
+
+/** Default {@linkcode ResolverLimits}. */
+export const DEFAULT_LIMITS: ResolverLimits = {
+  maxDepth: 16,
+  maxWork: 20_000,
+  maxUpstream: 4,
+  maxCnames: 8,
+};
+
+/** Negative-caching TTL (RFC 2308) of the SOA the registry puts in NXDOMAIN/NODATA answers. */
+export const NEGATIVE_TTL = 300;
+
+/** The registry's answer to one question. */
+export type Resolution =
+  /** No root branch matches: the name is not the registry's; the caller forwards it upstream. */
+  | { registry: false; trace: string[] }
+  | {
+    registry: true;
+    /** 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN. */
+    rcode: 0 | 2 | 3;
+    /** True when every answer came from registry pages (AA); false when a dns:// target answered. */
+    authoritative: boolean;
+    answers: Answer[];
+    authorities: Answer[];
+    trace: string[];
+  };
+
+/** What the resolver needs: where pages come from, how to ask DNS servers, and limits. */
+export interface ResolverOptions {
+  source: PageSource;
+  upstream?: UpstreamQuery;
+  limits?: Partial<ResolverLimits>;
+  /** Serial of the synthesized SOA; bump when pages change so caches downstream notice. */
+  serial?: () => number;
+}
+
+/** Resolves a question against the registry. */
+export type Resolver = (
+  name: string,
+  type: string,
+  opts?: { trace?: boolean },
+) => Promise<Resolution>;
+
+type Walk =
+  | { kind: "answer"; answers: Answer[]; authoritative: boolean; cname?: string }
+  | { kind: "nodata"; authoritative: boolean }
+  | { kind: "empty" };
+
+interface QueryState {
+  work: number;
+  upstream: number;
+  errors: number;
+  sawNodata: boolean;
+  trace?: string[];
+  limits: ResolverLimits;
+}
+
+class WorkLimit extends Error {}
+
+function toAnswer(name: string, r: PageRecord): Answer {
+  return { name, type: r.type, class: "IN", ttl: r.ttl, data: r.data };
+}
+
+// Records of a branch that apply to `name`: the ones whose domain_name is exactly `name` when
+// there are any; otherwise all of them, answering for the name the selector matched (the
+// original data writes one domain_name for a branch that matches several names).
+function applicable(records: PageRecord[], name: string): PageRecord[] {
+  const exact = records.filter((r) => r.name === name);
+  if (exact.length > 0) return exact.concat(records.filter((r) => r.name === null));
+  return records;
+}
+
+/** The SOA the registry answers negative responses with, owned by the name's last label. */
+export function registrySoa(name: string, serial: number): Answer {
+  const apex = name.slice(name.lastIndexOf(".") + 1);
+  const data: SoaData = {
+    mname: "djdns.invalid",
+    rname: "hostmaster.djdns.invalid",
+    serial: serial >>> 0,
+    refresh: 3600,
+    retry: 600,
+    expire: 604800,
+    minimum: NEGATIVE_TTL,
+  };
+  return { name: apex, type: "SOA", class: "IN", ttl: NEGATIVE_TTL, data };
+}
+
+/** True when some branch of `root` claims `name` for the registry. */
+export function inRegistry(root: LoadedPage, name: string): boolean {
+  return root.page.branches.some((b) => b.selector.test(name));
+}
+
+/** Creates a resolver over a page source. */
+export function createResolver(options: ResolverOptions): Resolver {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const serial = options.serial ?? (() => 1);
+
+  async function walkPage(
+    lp: LoadedPage,
+    name: string,
+    type: string,
+    st: QueryState,
+    stack: string[],
+  ): Promise<Walk> {
+    const branches = lp.page.branches;
+    for (let i = 0; i < branches.length; i++) {
+      if (++st.work > st.limits.maxWork) throw new WorkLimit();
+      const b = branches[i];
+      if (!b.selector.test(name)) continue;
+      st.trace?.push(
+        `${"  ".repeat(stack.length - 1)}${lp.key} branch ${i} ${
+          JSON.stringify(b.selector.source)
+        } matches`,
+      );
+      const result = await walkBranch(lp, b, name, type, st, stack);
+      if (result.kind !== "empty") return result;
+    }
+    return { kind: "empty" };
+  }
+
+  async function walkBranch(
+    lp: LoadedPage,
+    b: Branch,
+    name: string,
+    type: string,
+    st: QueryState,
+    stack: string[],
+  ): Promise<Walk> {
+    const indent = "  ".repeat(stack.length);
+    const records = applicable(b.records, name);
+    if (records.length > 0) {
+      const wanted = type === "ANY" ? records : records.filter((r) => r.type === type);
+      if (wanted.length > 0) {
+        st.trace?.push(`${indent}answer: ${wanted.length} ${type} record(s)`);
+        return {
+          kind: "answer",
+          answers: wanted.map((r) => toAnswer(name, r)),
+          authoritative: true,
+        };
+      }
+      const cname = records.find((r) => r.type === "CNAME");
+      if (cname) {
+        st.trace?.push(`${indent}answer: CNAME ${cname.data}`);
+        return {
+          kind: "answer",
+          answers: [toAnswer(name, cname)],
+          authoritative: true,
+          cname: cname.data as string,
+        };
+      }
+      st.trace?.push(`${indent}no ${type} record: NODATA`);
+      return { kind: "nodata", authoritative: true };
+    }
+    for (const t of b.targets) {
+      const r = await walkTarget(lp, t, name, type, st, stack);
+      if (r.kind !== "empty") return r;
+    }
+    return { kind: "empty" };
+  }
+
+  async function walkTarget(
+    lp: LoadedPage,
+    t: Target,
+    name: string,
+    type: string,
+    st: QueryState,
+    stack: string[],
+  ): Promise<Walk> {
+    const indent = "  ".repeat(stack.length);
+    if (t.kind === "dns") {
+      const label = `dns://${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}/`;
+      if (!options.upstream || ++st.upstream > st.limits.maxUpstream) {
+        st.trace?.push(`${indent}${label}: skipped (no forwarder or limit reached)`);
+        st.errors++;
+        return { kind: "empty" };
+      }
+      try {
+        const r = await options.upstream(name, type, { host: t.host, port: t.port });
+        st.trace?.push(`${indent}${label}: rcode ${r.rcode}, ${r.answers.length} answer(s)`);
+        if (r.rcode === 0 && r.answers.length > 0) {
+          return { kind: "answer", answers: r.answers, authoritative: false };
+        }
+        if (r.rcode === 0) st.sawNodata = true;
+        else if (r.rcode !== 3) st.errors++;
+      } catch (e) {
+        st.trace?.push(`${indent}${label}: failed: ${(e as Error).message}`);
+        st.errors++;
+      }
+      return { kind: "empty" };
+    }
+    let page: LoadedPage;
+    try {
+      page = await options.source.get(t, lp);
+    } catch (e) {
+      st.trace?.push(`${indent}target ${describe(t)}: unavailable: ${(e as Error).message}`);
+      st.errors++;
+      return { kind: "empty" };
+    }
+    if (stack.includes(page.key)) {
+      st.trace?.push(`${indent}target ${page.key}: cycle, skipped`);
+      st.errors++;
+      return { kind: "empty" };
+    }
+    if (stack.length >= st.limits.maxDepth) {
+      st.trace?.push(
+        `${indent}target ${page.key}: deeper than ${st.limits.maxDepth} pages, skipped`,
+      );
+      st.errors++;
+      return { kind: "empty" };
+    }
+    return await walkPage(page, name, type, st, [...stack, page.key]);
+  }
+
+  return async function resolve(rawName, type, opts = {}) {
+    const name = rawName.toLowerCase().replace(/\.$/, "");
+    const trace: string[] = [];
+    const root = await options.source.root();
+    if (!inRegistry(root, name)) {
+      if (opts.trace) trace.push(`no branch of ${root.key} matches '${name}': not a registry name`);
+      return { registry: false, trace };
+    }
+    const st: QueryState = {
+      work: 0,
+      upstream: 0,
+      errors: 0,
+      sawNodata: false,
+      trace: opts.trace ? trace : undefined,
+      limits,
+    };
+    const answers: Answer[] = [];
+    let authoritative = true;
+    let current = name;
+    const seen = new Set<string>();
+    try {
+      for (let hop = 0; hop <= limits.maxCnames; hop++) {
+        seen.add(current);
+        st.errors = 0;
+        st.sawNodata = false;
+        if (hop > 0) trace.push(`follow CNAME to ${current}`);
+        if (hop > 0 && !inRegistry(root, current)) {
+          answers.push(...await outside(current, type, st));
+          authoritative = false;
+          return { registry: true, rcode: 0, authoritative, answers, authorities: [], trace };
+        }
+        const w = await walkPage(root, current, type, st, [root.key]);
+        if (w.kind === "answer") {
+          answers.push(...w.answers);
+          authoritative &&= w.authoritative;
+          if (w.cname && !seen.has(w.cname) && hop < limits.maxCnames) {
+            current = w.cname;
+            continue;
+          }
+          return { registry: true, rcode: 0, authoritative, answers, authorities: [], trace };
+        }
+        const soa = [registrySoa(current, serial())];
+        if (w.kind === "nodata" || st.sawNodata) {
+          return { registry: true, rcode: 0, authoritative, answers, authorities: soa, trace };
+        }
+        if (st.errors > 0) {
+          trace.push(`nothing found and ${st.errors} error(s): SERVFAIL`);
+          return { registry: true, rcode: 2, authoritative, answers, authorities: [], trace };
+        }
+        return { registry: true, rcode: 3, authoritative, answers, authorities: soa, trace };
+      }
+    } catch (e) {
+      if (!(e instanceof WorkLimit)) throw e;
+      trace.push(`work limit of ${limits.maxWork} branch tests reached: SERVFAIL`);
+    }
+    return { registry: true, rcode: 2, authoritative, answers: [], authorities: [], trace };
+  };
+
+  // A CNAME that leaves the registry is chased through the default upstreams, as a recursive
+  // server would; a failure just ends the chain (the client gets the CNAME alone).
+  async function outside(name: string, type: string, st: QueryState): Promise<Answer[]> {
+    if (!options.upstream || ++st.upstream > st.limits.maxUpstream) return [];
+    try {
+      const r = await options.upstream(name, type);
+      st.trace?.push(`  upstream: rcode ${r.rcode}, ${r.answers.length} answer(s)`);
+      return r.answers;
+    } catch (e) {
+      st.trace?.push(`  upstream failed: ${(e as Error).message}`);
+      return [];
+    }
+  }
+}
+
+function describe(t: Target): string {
+  return t.kind === "file" ? t.path : t.kind === "djdns" ? `djdns:${t.pageId}` : `dns://${t.host}`;
+}

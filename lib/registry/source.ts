@@ -1,0 +1,27 @@
+/**
+ * The seam between the resolver and wherever pages come from. Local page files implement it
+ * today; verified signed pages and pages fetched on demand from peers implement it later, and the
+ * resolver does not change.
+ *
+ * @module
+ */
+import type { Page, Target } from "./page.ts";
+
+/** A page as the resolver sees it, with a key that identifies it for cycle detection and traces. */
+export interface LoadedPage {
+  /** Stable identity of the page (a path relative to the page directory, or `djdns:<id>`). */
+  key: string;
+  /** The validated page. */
+  page: Page;
+}
+
+/**
+ * Where the resolver gets pages. Either method may answer synchronously or with a promise, and
+ * may fail (throw or reject); a failure counts as an empty result and the walk moves on.
+ */
+export interface PageSource {
+  /** The root page of the registry. */
+  root(): LoadedPage | Promise<LoadedPage>;
+  /** The page a `file` or `djdns` target of page `from` names. */
+  get(target: Exclude<Target, { kind: "dns" }>, from: LoadedPage): LoadedPage | Promise<LoadedPage>;
+}

@@ -1,0 +1,252 @@
+/**
+ * The request path, as one short chain: parse → answer cache → registry resolver → upstream
+ * forwarder → encode → cache. Cached answers are produced synchronously from stored wire
+ * templates (patched with the query's id, flags, question case and OPT), so the common case does
+ * no decoding, encoding or allocation beyond the reply itself. No sockets here: the UDP and TCP
+ * servers hand bytes in and send what comes back.
+ *
+ * @module
+ */
+import dnsPacket from "dns-packet";
+import { getLogger } from "@logtape/logtape";
+import { createCache, negativeTtl, positiveTtl, responseTtl } from "../cache/mod.ts";
+import { encodeReply } from "../dns/message.ts";
+import {
+  DEFAULT_UDP_PAYLOAD,
+  errorReply,
+  instantiate,
+  MIN_UDP_PAYLOAD,
+  parseQuery,
+  type Query,
+  RCODE,
+  type Template,
+  toTemplate,
+} from "../dns/wire.ts";
+import type { Resolver } from "../registry/resolver.ts";
+import { typeName } from "../dns/types.ts";
+
+const log = getLogger(["djdns", "query"]);
+
+/** A reply from an upstream server: the raw bytes and their decoded form. */
+export interface UpstreamReply {
+  bytes: Uint8Array;
+  packet: dnsPacket.DecodedPacket;
+}
+
+/** Forwards a question to the upstream resolvers. */
+export type Forward = (
+  name: string,
+  qtype: number,
+  qclass: number,
+  dnssecOk: boolean,
+) => Promise<UpstreamReply>;
+
+/** Options of {@linkcode createResponder}. */
+export interface ResponderOptions {
+  /** The registry resolver. */
+  resolve: Resolver;
+  /** The upstream forwarder; without one, names outside the registry are REFUSED. */
+  forward?: Forward;
+  /** UDP payload size advertised and the cap of UDP replies (default 1232). */
+  udpSize?: number;
+  /** Cache bounds (defaults: 10,000 entries, 16 MiB). */
+  cacheEntries?: number;
+  cacheBytes?: number;
+  /** Clock in milliseconds (default `performance.now`-based). */
+  now?: () => number;
+}
+
+/** How the query arrived. */
+export interface Origin {
+  transport: "udp" | "tcp";
+  /** Whether this client may have names outside the registry resolved (forwarded). */
+  recursion: boolean;
+}
+
+/** The request handler shared by the UDP and TCP servers. */
+export interface Responder {
+  /**
+   * Answers one DNS message: the reply bytes (synchronously when cached), or null when nothing
+   * should be sent (not a query). Never throws; never rejects.
+   */
+  handle(request: Uint8Array, origin: Origin): Uint8Array | null | Promise<Uint8Array | null>;
+  /** Forgets every registry answer; call when pages change. */
+  registryChanged(): void;
+  /** Counters for logs and tests. */
+  readonly stats: { queries: number; cacheHits: number; forwarded: number; errors: number };
+}
+
+interface Entry {
+  template: Template;
+  storedAt: number;
+  /** Forwarded answers age (their TTLs count down); registry answers are authoritative. */
+  ages: boolean;
+  /** Registry generation an answer belongs to; -1 for forwarded answers. */
+  generation: number;
+  /** True when only recursion-allowed clients may get it (it came from upstream). */
+  forwarded: boolean;
+}
+
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
+const ZONE_TRANSFER = new Set([251, 252]); // IXFR, AXFR
+
+/** Creates the responder. */
+export function createResponder(options: ResponderOptions): Responder {
+  const now = options.now ?? (() => performance.now());
+  const udpSize = options.udpSize ?? DEFAULT_UDP_PAYLOAD;
+  const cache = createCache<Entry>({
+    maxEntries: options.cacheEntries ?? 10_000,
+    maxBytes: options.cacheBytes ?? 16 * 1024 * 1024,
+    now,
+  });
+  const inflight = new Map<string, Promise<Entry | null>>();
+  let generation = 0;
+  const stats = { queries: 0, cacheHits: 0, forwarded: 0, errors: 0 };
+
+  function limitFor(query: Query, origin: Origin): number {
+    if (origin.transport === "tcp") return 65535;
+    return query.edns ? Math.min(query.edns.udpSize, udpSize) : MIN_UDP_PAYLOAD;
+  }
+
+  function reply(entry: Entry, request: Uint8Array, query: Query, origin: Origin): Uint8Array {
+    const age = entry.ages ? Math.floor((now() - entry.storedAt) / 1000) : 0;
+    return instantiate(entry.template, request, query, {
+      limit: limitFor(query, origin),
+      age,
+      udpSize,
+    });
+  }
+
+  function usable(entry: Entry | undefined, origin: Origin): entry is Entry {
+    if (entry === undefined) return false;
+    if (entry.forwarded) return origin.recursion;
+    return entry.generation === generation;
+  }
+
+  async function resolveEntry(
+    request: Uint8Array,
+    query: Query,
+    origin: Origin,
+  ): Promise<Entry | null> {
+    const type = typeName(query.qtype);
+    const question = request.subarray(12, query.questionEnd);
+    const gen = generation;
+    const res = await options.resolve(query.name, type);
+    if (res.registry) {
+      const bytes = encodeReply(
+        question,
+        res.rcode,
+        { aa: res.authoritative, ra: options.forward !== undefined },
+        res.answers,
+        res.authorities,
+      );
+      const template = toTemplate(bytes)!;
+      const entry: Entry = {
+        template,
+        storedAt: now(),
+        ages: !res.authoritative,
+        generation: gen,
+        forwarded: false,
+      };
+      const ttl = res.rcode === RCODE.NOERROR && res.answers.length > 0
+        ? positiveTtl(res.answers as dnsPacket.Answer[])
+        : res.rcode === RCODE.SERVFAIL
+        ? 0
+        : negativeTtl(res.authorities as dnsPacket.Answer[]);
+      if (gen === generation) cache.set(query.key, entry, ttl * 1000, template.bytes.length + 64);
+      return entry;
+    }
+    if (!options.forward || !origin.recursion) return null;
+    stats.forwarded++;
+    const up = await options.forward(
+      query.name,
+      query.qtype,
+      query.qclass,
+      query.edns?.dnssecOk ?? false,
+    );
+    const template = toTemplate(up.bytes);
+    if (!template) throw new Error("upstream reply could not be re-framed");
+    // Our header, their sections: QR, opcode 0, RA; AA/AD/TC of the upstream are not ours to claim.
+    template.bytes[2] = 0x80 | (template.bytes[2] & 0x01);
+    template.bytes[3] = 0x80 | (template.bytes[3] & 0x0f);
+    const entry: Entry = { template, storedAt: now(), ages: true, generation: -1, forwarded: true };
+    cache.set(query.key, entry, responseTtl(up.packet) * 1000, template.bytes.length + 64);
+    return entry;
+  }
+
+  async function slow(
+    request: Uint8Array,
+    query: Query,
+    origin: Origin,
+  ): Promise<Uint8Array | null> {
+    // Identical questions in flight share one resolution (no thundering herd upstream).
+    const flightKey = query.key + (origin.recursion ? "r" : "");
+    let pending = inflight.get(flightKey);
+    if (!pending) {
+      pending = resolveEntry(request, query, origin).finally(() => inflight.delete(flightKey));
+      inflight.set(flightKey, pending);
+    }
+    try {
+      const entry = await pending;
+      if (entry === null) return errorReply(request, RCODE.REFUSED, query.edns !== null);
+      return reply(entry, request, query, origin);
+    } catch (e) {
+      stats.errors++;
+      log.warn("{name} {qtype}: SERVFAIL: {error}", {
+        name: query.name,
+        qtype: query.qtype,
+        error: (e as Error).message,
+      });
+      return servfail(request, query);
+    }
+  }
+
+  function servfail(request: Uint8Array, query: Query): Uint8Array {
+    const out = errorReply(request, RCODE.SERVFAIL, query.edns !== null);
+    // Keep the question so the client can match the reply.
+    const q = request.subarray(12, query.questionEnd);
+    const withQ = new Uint8Array(out.length + q.length);
+    withQ.set(out.subarray(0, 12));
+    withQ[5] = 1;
+    withQ.set(q, 12);
+    withQ.set(out.subarray(12), 12 + q.length);
+    return withQ;
+  }
+
+  return {
+    stats,
+    registryChanged() {
+      generation++;
+    },
+    handle(request, origin) {
+      stats.queries++;
+      const parsed = parseQuery(request);
+      if (!parsed.ok) {
+        if (parsed.rcode < 0) return null;
+        return errorReply(request, parsed.rcode, parsed.edns);
+      }
+      const query = parsed.query;
+      if (log.isEnabledFor("debug")) {
+        log.debug("query {name} {qtype} via {transport}", {
+          name: query.name,
+          qtype: query.qtype,
+          transport: origin.transport,
+        });
+      }
+      if (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY) {
+        return errorReply(request, RCODE.REFUSED, query.edns !== null);
+      }
+      if (ZONE_TRANSFER.has(query.qtype)) {
+        return errorReply(request, RCODE.NOTIMP, query.edns !== null);
+      }
+      if (query.qtype === 41) return errorReply(request, RCODE.FORMERR, query.edns !== null);
+      const entry = cache.get(query.key);
+      if (usable(entry, origin)) {
+        stats.cacheHits++;
+        return reply(entry, request, query, origin);
+      }
+      return slow(request, query, origin);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The TCP face (RFC 7766): 2-byte length framing, several queries pipelined on one connection
+ * and answered as they complete, idle connections closed after a timeout, and a cap on open
+ * connections and on queries in flight per connection.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Responder } from "./responder.ts";
+
+const log = getLogger(["djdns", "tcp"]);
+
+/** Bounds of the TCP face. */
+export interface TcpLimits {
+  /** Most connections open at once; more are closed on accept. Default 128. */
+  maxConnections: number;
+  /** A connection with no complete query for this long is closed. Default 10 s. */
+  idleMs: number;
+  /** Most queries of one connection being answered at once; reading pauses beyond. Default 32. */
+  maxInFlight: number;
+}
+
+/** A running TCP listener. */
+export interface TcpServer {
+  port: number;
+  /** Number of open connections. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/** Listens on `host:port` for DNS over TCP. */
+export function serveTcp(
+  host: string,
+  port: number,
+  responder: Responder,
+  recursion: (address: string) => boolean,
+  limits: Partial<TcpLimits> = {},
+): TcpServer {
+  const { maxConnections = 128, idleMs = 10_000, maxInFlight = 32 } = limits;
+  const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  const open = new Set<Deno.Conn>();
+
+  async function serveConn(conn: Deno.Conn) {
+    const addr = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const origin = { transport: "tcp" as const, recursion: recursion(addr) };
+    let buf = new Uint8Array(0);
+    let inFlight = 0;
+    let slotFreed: (() => void) | null = null;
+    let writing = Promise.resolve();
+    let idle = setTimeout(() => conn.close(), idleMs);
+    const chunk = new Uint8Array(16 * 1024);
+    const write = (reply: Uint8Array) => {
+      const framed = new Uint8Array(reply.length + 2);
+      framed[0] = reply.length >> 8;
+      framed[1] = reply.length & 0xff;
+      framed.set(reply, 2);
+      writing = writing.then(async () => {
+        let off = 0;
+        while (off < framed.length) off += await conn.write(framed.subarray(off));
+      }).catch(() => {});
+    };
+    try {
+      for (;;) {
+        // Backpressure: stop reading while this connection has too many queries being answered.
+        while (inFlight >= maxInFlight) await new Promise<void>((r) => (slotFreed = r));
+        const n = await conn.read(chunk);
+        if (n === null) break;
+        const merged = new Uint8Array(buf.length + n);
+        merged.set(buf);
+        merged.set(chunk.subarray(0, n), buf.length);
+        buf = merged;
+        while (buf.length >= 2) {
+          const len = (buf[0] << 8) | buf[1];
+          if (buf.length < len + 2) break;
+          const msg = buf.slice(2, len + 2);
+          buf = buf.subarray(len + 2);
+          clearTimeout(idle);
+          idle = setTimeout(() => conn.close(), idleMs);
+          const out = responder.handle(msg, origin);
+          if (out instanceof Promise) {
+            inFlight++;
+            out.then((r) => {
+              inFlight--;
+              slotFreed?.();
+              slotFreed = null;
+              if (r) write(r);
+            });
+          } else if (out) {
+            write(out);
+          }
+        }
+      }
+      await writing;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset)) {
+        log.debug("connection from {addr}: {e}", { addr, e });
+      }
+    } finally {
+      clearTimeout(idle);
+      open.delete(conn);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  (async () => {
+    try {
+      for await (const conn of listener) {
+        if (open.size >= maxConnections) {
+          log.warn("TCP connection limit {max} reached; closing a new connection", {
+            max: maxConnections,
+          });
+          conn.close();
+          continue;
+        }
+        open.add(conn);
+        serveConn(conn);
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) log.error("TCP accept: {e}", { e });
+    }
+  })();
+
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get connections() {
+      return open.size;
+    },
+    close() {
+      listener.close();
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closing */ }
+      }
+      return Promise.resolve();
+    },
+  };
+}
