@@ -1,100 +1,70 @@
 /**
  * Ed25519 signing and verification, and SHA-256, for djdns.
  *
- * Verification uses `node:crypto` (the fastest verifier measured on Deno here). Keys are raw
- * 32-byte Ed25519 public keys and 32-byte seeds; signatures are 64 bytes (RFC 8032).
+ * Keys are raw 32-byte Ed25519 public keys and 32-byte seeds; signatures are 64 bytes (RFC 8032).
+ * Verification runs on `node:crypto` (native; the fastest verifier measured, see BENCHMARKS.md)
+ * and falls back to `@noble/ed25519` when this runtime's `node:crypto` has no Ed25519.
+ *
+ * Acceptance rule (the same whatever the backend, see `ed25519_rules.ts` and docs/PROTOCOL.md):
+ * a signature is valid only when the public key is 32 bytes, a canonical encoding of a
+ * torsion-free point that is not of small order; the signature is 64 bytes with S < L and R a
+ * canonical encoding not of small order; and [S]B = R + [k]A holds with R compared by encoding
+ * (cofactorless). Everything else is rejected, never reduced or repaired.
  *
  * @module
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign as nodeSign,
-  verify as nodeVerify,
-} from "node:crypto";
+import { createHash } from "node:crypto";
+import { createEd25519 } from "./ed25519.ts";
+import type { KeyPair } from "./ed25519_backend.ts";
+import { nobleBackend } from "./ed25519_noble.ts";
+import { usableNodeBackend } from "./ed25519_node.ts";
 
-/** An Ed25519 key pair: raw 32-byte public key and 32-byte secret seed. */
-export interface KeyPair {
-  /** Raw 32-byte public key. */
-  publicKey: Uint8Array;
-  /** Raw 32-byte secret seed (RFC 8032 private key). */
-  secretKey: Uint8Array;
-}
+export type { KeyPair } from "./ed25519_backend.ts";
 
-const SPKI_PREFIX = Uint8Array.from([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-]);
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
+const ed25519 = createEd25519<unknown>(usableNodeBackend() ?? nobleBackend);
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-// Building a KeyObject costs more than a verify; keys repeat across approvals, so keep a bounded map.
-const KEY_CACHE_MAX = 4096;
-const keyCache = new Map<string, KeyObject>();
-
-function publicKeyObject(publicKey: Uint8Array): KeyObject {
-  const hex = publicKey.toHex();
-  let key = keyCache.get(hex);
-  if (key === undefined) {
-    key = createPublicKey({ key: concat(SPKI_PREFIX, publicKey), format: "der", type: "spki" });
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
-    keyCache.set(hex, key);
-  }
-  return key;
-}
+/** Name of the Ed25519 implementation in use: `"node:crypto"` or `"@noble/ed25519"`. */
+export const ED25519_BACKEND: string = ed25519.backend;
 
 /** Creates a fresh random Ed25519 key pair. */
 export function generateKeyPair(): KeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const spki = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
-  const pkcs8 = new Uint8Array(privateKey.export({ format: "der", type: "pkcs8" }));
-  return { publicKey: spki.slice(SPKI_PREFIX.length), secretKey: pkcs8.slice(PKCS8_PREFIX.length) };
+  return ed25519.generateKeyPair();
 }
 
-/** Derives the raw public key of a 32-byte secret seed. */
+/** Derives the raw public key of a 32-byte secret seed; throws RangeError for another length. */
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
-  const priv = createPrivateKey({
-    key: concat(PKCS8_PREFIX, secretKey),
-    format: "der",
-    type: "pkcs8",
-  });
-  const spki = new Uint8Array(createPublicKey(priv).export({ format: "der", type: "spki" }));
-  return spki.slice(SPKI_PREFIX.length);
-}
-
-/** Signs `message` with a 32-byte secret seed; returns the 64-byte signature. */
-export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
-  if (secretKey.length !== 32) throw new RangeError("Ed25519 secret key must be 32 bytes");
-  const priv = createPrivateKey({
-    key: concat(PKCS8_PREFIX, secretKey),
-    format: "der",
-    type: "pkcs8",
-  });
-  return new Uint8Array(nodeSign(null, message, priv));
+  return ed25519.publicKeyOf(secretKey);
 }
 
 /**
- * Verifies an Ed25519 signature. Returns false (never throws) for wrong lengths, keys that are not
- * valid points, and signatures that do not verify.
+ * Signs `message` with a 32-byte secret seed; returns the 64-byte RFC 8032 signature. Throws
+ * RangeError for a seed that is not 32 bytes.
+ */
+export function sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  return ed25519.sign(secretKey, message);
+}
+
+/**
+ * Verifies an Ed25519 signature under the djdns acceptance rule (module doc). Returns false, never
+ * throws, for wrong lengths or types, non-canonical S, A or R, small-order or mixed-order keys,
+ * small-order R, points off the curve, and signatures that do not verify.
+ *
+ * The first verification with a given key costs about 0.4 ms more (torsion check); the verdict is
+ * cached for the last {@linkcode KEY_CACHE_MAX} keys.
  */
 export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
-  try {
-    return nodeVerify(null, message, publicKeyObject(publicKey), signature);
-  } catch {
-    return false;
-  }
+  return ed25519.verify(publicKey, message, signature);
 }
+
+/**
+ * True when `publicKey` may be a participant key: 32 bytes, canonical, on the curve, not of small
+ * order, torsion-free. Check it when a key enters a page so that a weak key never gets vote power.
+ */
+export function isValidPublicKey(publicKey: Uint8Array): boolean {
+  return ed25519.isValidPublicKey(publicKey);
+}
+
+export { KEY_CACHE_MAX } from "./ed25519.ts";
 
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
