@@ -170,6 +170,60 @@ function create(path: string, migrations: readonly Migration[]): void {
   }
 }
 
+function head100(path: string): Uint8Array {
+  const head = new Uint8Array(100);
+  const f = Deno.openSync(path, { read: true });
+  try {
+    let n = 0;
+    while (n < head.length) {
+      const r = f.readSync(head.subarray(n));
+      if (r === null) break;
+      n += r;
+    }
+  } finally {
+    f.close();
+  }
+  return head;
+}
+
+/** user_version and application_id from the 100-byte SQLite header (big-endian at 60, 68). */
+function fileHeader(head: Uint8Array): { version: number; applicationId: number } {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  return { version: view.getUint32(60), applicationId: view.getUint32(68) };
+}
+
+function checkHeader(
+  path: string,
+  { version, applicationId }: { version: number; applicationId: number },
+  current: number,
+  readOnly: boolean,
+): void {
+  if (applicationId !== APPLICATION_ID) {
+    throw new StoreError(
+      "foreign",
+      `${path} is an SQLite database but not a djdns store (application_id ` +
+        `0x${applicationId.toString(16)}) — nothing was changed`,
+    );
+  }
+  if (version > current) {
+    throw new StoreError(
+      "newer-version",
+      `${path} has schema version ${version}, newer than this djdns supports (${current}); ` +
+        "upgrade djdns — nothing was changed",
+    );
+  }
+  if (version < 1) {
+    throw new StoreError("corrupt", `${path} has no schema (version ${version})`);
+  }
+  if (readOnly && version < current) {
+    throw new StoreError(
+      "read-only",
+      `${path} has schema version ${version} and needs a migration to ${current}; ` +
+        "open it once without read-only",
+    );
+  }
+}
+
 /** Checks an existing database on a read-only connection; throws when it must not be used. */
 function validate(
   path: string,
@@ -185,14 +239,7 @@ function validate(
         "to start empty — nothing was changed",
     );
   }
-  const head = new Uint8Array(16);
-  const f = Deno.openSync(path, { read: true });
-  try {
-    f.readSync(head);
-  } finally {
-    f.close();
-  }
-  if (new TextDecoder().decode(head) !== SQLITE_MAGIC) {
+  if (new TextDecoder().decode(head100(path).subarray(0, 16)) !== SQLITE_MAGIC) {
     throw new StoreError(
       "corrupt",
       `${path} is not an SQLite database (damaged, or not a djdns store) — nothing was changed`,
@@ -200,32 +247,17 @@ function validate(
   }
   let db: DatabaseSync | undefined;
   try {
+    // With no log frames, the file header is authoritative: refuse foreign and newer databases
+    // from it without opening SQLite, which would create -wal/-shm files next to them.
+    let walBytes = 0;
+    try {
+      walBytes = Deno.statSync(`${path}-wal`).size;
+    } catch { /* no log */ }
+    const header = walBytes === 0 ? fileHeader(head100(path)) : undefined;
+    if (header) checkHeader(path, header, current, readOnly);
     db = new DatabaseSync(path, { readOnly: true });
     const { version, applicationId } = readHeader(db);
-    if (applicationId !== APPLICATION_ID) {
-      throw new StoreError(
-        "foreign",
-        `${path} is an SQLite database but not a djdns store (application_id ` +
-          `0x${applicationId.toString(16)}) — nothing was changed`,
-      );
-    }
-    if (version > current) {
-      throw new StoreError(
-        "newer-version",
-        `${path} has schema version ${version}, newer than this djdns supports (${current}); ` +
-          "upgrade djdns — nothing was changed",
-      );
-    }
-    if (version < 1) {
-      throw new StoreError("corrupt", `${path} has no schema (version ${version})`);
-    }
-    if (readOnly && version < current) {
-      throw new StoreError(
-        "read-only",
-        `${path} has schema version ${version} and needs a migration to ${current}; ` +
-          "open it once without read-only",
-      );
-    }
+    checkHeader(path, { version, applicationId }, current, readOnly);
     if (check !== "none") {
       const problems = integrityProblems(db, check);
       if (problems.length > 0) {
