@@ -1,0 +1,52 @@
+/**
+ * Applying an event to its parent state: expand the handler into operations, apply them
+ * copy-on-write, validate what changed, and derive the event's track from the touched paths.
+ *
+ * @module
+ */
+import type { Json, JsonObject } from "./canonical.ts";
+import { SignedPageError } from "./errors.ts";
+import { combineTracks, type HandlerName, handlerOps, pathTrack, type Track } from "./handlers.ts";
+import type { PageEvent } from "./objects.ts";
+import { applyOp, type Op } from "./path.ts";
+import { type PageState, validateNextState } from "./state.ts";
+
+/** The outcome of applying an event that applies cleanly. */
+export interface Applied {
+  /** The state after the event. */
+  readonly state: PageState;
+  /** The track the event is on, which decides the approvals it needs. */
+  readonly track: Track;
+}
+
+/**
+ * Applies `event` to `parent` (a valid state). Throws `SignedPageError` ("apply-failed" or
+ * "invalid-state") naming the operation and part at fault; `parent` is never modified.
+ */
+export function applyEvent(parent: PageState, event: PageEvent): Applied {
+  const calls: Array<{ handler: HandlerName; args: Json; where: string }> =
+    event.handler === "BATCH"
+      ? ((event.args as JsonObject).ops as JsonObject[]).map((o, i) => ({
+        handler: o.handler as HandlerName,
+        args: o.args,
+        where: `event.args.ops[${i}]`,
+      }))
+      : [{ handler: event.handler, args: event.args, where: "event" }];
+  let doc: Json = parent as unknown as Json;
+  const tracks: Track[] = [];
+  for (const call of calls) {
+    const ops: Op[] = handlerOps(call.handler, call.args, doc);
+    for (const op of ops) {
+      tracks.push(pathTrack(op.path));
+      doc = applyOp(doc, op, `${call.where} (${call.handler}) path ${JSON.stringify(op.path)}`);
+    }
+  }
+  const state = validateNextState(parent, doc, "state");
+  const track = combineTracks(tracks);
+  if (
+    track.kind === "delegation" && !Object.hasOwn(parent.governance.participants, track.delegator)
+  ) {
+    throw new SignedPageError("apply-failed", `event: ${track.delegator} is not a participant`);
+  }
+  return { state, track };
+}

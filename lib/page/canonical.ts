@@ -1,0 +1,135 @@
+/**
+ * Canonical JSON (RFC 8785, JSON Canonicalization Scheme) for every signed object of djdns, with
+ * the restrictions djdns adds: no lone surrogates (RFC 8785 §3.2.2.2 requires refusing them), no
+ * `__proto__` keys (so decoded objects are plain data in every language and cannot pollute a
+ * prototype here), bounded nesting. Decoding accepts only bytes that are already canonical: an
+ * object has exactly one byte form, so its SHA-256 id is unique.
+ *
+ * @module
+ */
+import { sha256 } from "../crypto/mod.ts";
+import { SignedPageError } from "./errors.ts";
+import { MAX_DEPTH } from "./limits.ts";
+
+/** A JSON value as djdns objects hold it (immutable once part of an object). */
+export type Json = null | boolean | number | string | readonly Json[] | JsonObject;
+/** A JSON object. */
+export type JsonObject = { readonly [key: string]: Json };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+// Canonical strings of frozen subtrees. States share unchanged subtrees between events
+// (copy-on-write), so hashing the next state re-encodes only what changed.
+const memo = new WeakMap<object, string>();
+
+function fail(where: string, what: string): never {
+  throw new SignedPageError("malformed", `${where}: ${what}`);
+}
+
+function encode(value: unknown, where: string, depth: number, useMemo: boolean): string {
+  switch (typeof value) {
+    case "string":
+      if (!value.isWellFormed()) fail(where, "string contains a lone surrogate");
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) fail(where, "number is not finite");
+      // ECMAScript Number::toString is exactly the RFC 8785 number form; -0 becomes "0".
+      return JSON.stringify(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (depth >= MAX_DEPTH) fail(where, `nested deeper than ${MAX_DEPTH}`);
+      if (useMemo) {
+        const hit = memo.get(value);
+        if (hit !== undefined) return hit;
+      }
+      let out: string;
+      if (Array.isArray(value)) {
+        out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ",";
+          out += encode(value[i], `${where}[${i}]`, depth + 1, useMemo);
+        }
+        out += "]";
+      } else {
+        const proto = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) fail(where, "not a plain JSON object");
+        // Default sort compares UTF-16 code units: exactly RFC 8785 §3.2.3.
+        const keys = Object.keys(value).sort();
+        out = "{";
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i];
+          if (key === "__proto__") fail(where, "key __proto__ is not allowed");
+          if (!key.isWellFormed()) fail(where, "key contains a lone surrogate");
+          const v = (value as Record<string, unknown>)[key];
+          if (v === undefined) fail(`${where}.${key}`, "undefined is not JSON");
+          if (i > 0) out += ",";
+          out += JSON.stringify(key) + ":" + encode(v, `${where}.${key}`, depth + 1, useMemo);
+        }
+        out += "}";
+      }
+      if (useMemo && Object.isFrozen(value)) memo.set(value, out);
+      return out;
+    }
+    default:
+      return fail(where, `${typeof value} is not JSON`);
+  }
+}
+
+/**
+ * The RFC 8785 canonical JSON text of `value`. Throws `SignedPageError` ("malformed") for
+ * anything that is not plain JSON data (non-finite numbers, lone surrogates, `__proto__` keys,
+ * nesting deeper than {@linkcode MAX_DEPTH}); `where` names the value in that message.
+ */
+export function canonicalize(value: unknown, where = "value"): string {
+  return encode(value, where, 0, false);
+}
+
+/** Like {@linkcode canonicalize}, reusing cached encodings of frozen subtrees (page states). */
+export function canonicalizeShared(value: unknown, where = "value"): string {
+  return encode(value, where, 0, true);
+}
+
+/** UTF-8 bytes of the canonical JSON of `value`. */
+export function canonicalBytes(value: unknown, where = "value"): Uint8Array {
+  return encoder.encode(canonicalize(value, where));
+}
+
+/** Lowercase hex SHA-256 of the UTF-8 bytes of `text`. */
+export function sha256Hex(text: string): string {
+  return sha256(encoder.encode(text)).toHex();
+}
+
+/** Recursively freezes a JSON value in place and returns it typed as {@linkcode Json}. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Decodes canonical JSON bytes: they must be UTF-8, at most `maxBytes` long, parse as JSON, and
+ * re-encode to exactly the same text (this refuses whitespace, unsorted or duplicate keys, other
+ * number or string spellings). The result is deep-frozen. `what` names the object in errors.
+ */
+export function decodeCanonical(bytes: Uint8Array, maxBytes: number, what: string): Json {
+  if (bytes.length > maxBytes) {
+    throw new SignedPageError("too-large", `${what}: ${bytes.length} bytes, limit ${maxBytes}`);
+  }
+  let text: string;
+  let value: unknown;
+  try {
+    text = decoder.decode(bytes);
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new SignedPageError("malformed", `${what}: not UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (canonicalize(value, what) !== text) {
+    throw new SignedPageError("not-canonical", `${what}: bytes are not in canonical form`);
+  }
+  return deepFreeze(value as Json);
+}

@@ -1,0 +1,167 @@
+/**
+ * Page states: `meta`, `governance` and `branches` (the original DJDNS page format), validation of
+ * whole states and of the parts an event changed, and the state hash.
+ *
+ * @module
+ */
+import {
+  type Branch,
+  MAX_BRANCHES,
+  MAX_META_LENGTH,
+  PageError,
+  parseBranches,
+  parseMeta,
+} from "../registry/page.ts";
+import {
+  canonicalizeShared,
+  deepFreeze,
+  type Json,
+  type JsonObject,
+  sha256Hex,
+} from "./canonical.ts";
+import { SignedPageError } from "./errors.ts";
+import { type Governance, validateGovernance } from "./governance.ts";
+
+/** Most keys of `meta` (known keys plus ignored extensions). */
+export const MAX_META_KEYS = 16;
+
+/** The state of a signed page: what the change log computes at each event. */
+export interface PageState {
+  /** Free-text description (`authority`, `contact`, `about`, `policy`; other keys ignored). */
+  readonly meta?: JsonObject;
+  /** Participants and thresholds. */
+  readonly governance: Governance;
+  /** Ordered name rules in the original page format (raw JSON, validated). */
+  readonly branches: readonly JsonObject[];
+}
+
+// Parsed form of every raw branch object seen valid; raw branches are frozen and shared between
+// states, so an unchanged branch is validated (and its selector compiled) once.
+const parsed = new WeakMap<object, Branch>();
+
+function fail(where: string, what: string): never {
+  throw new SignedPageError("invalid-state", `${where}: ${what}`);
+}
+
+function pageFail(e: unknown): never {
+  if (e instanceof PageError) throw new SignedPageError("invalid-state", e.message);
+  throw e;
+}
+
+function checkMeta(meta: unknown, where: string): void {
+  if (meta === undefined) return;
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+    fail(where, "must be an object");
+  }
+  const keys = Object.keys(meta);
+  if (keys.length > MAX_META_KEYS) fail(where, `more than ${MAX_META_KEYS} keys`);
+  for (const k of keys) {
+    // parseMeta ignores unknown keys; bound them here so no key can grow a page without limit.
+    const v = (meta as Record<string, unknown>)[k];
+    if (typeof v !== "string" || v.length > MAX_META_LENGTH) {
+      fail(`${where}.${k}`, `must be a string of at most ${MAX_META_LENGTH} characters`);
+    }
+  }
+  try {
+    parseMeta(meta, where);
+  } catch (e) {
+    pageFail(e);
+  }
+}
+
+function checkBranch(raw: unknown, index: number, where: string): void {
+  if (raw !== null && typeof raw === "object" && parsed.has(raw)) return;
+  // parseBranches names a branch by its index in the list it is given; a holey list with only
+  // this element lets the message name the real index without re-validating the others.
+  const holey = new Array(index + 1);
+  holey[index] = raw;
+  let branch: Branch;
+  try {
+    branch = parseBranches(holey, where)[index];
+  } catch (e) {
+    pageFail(e);
+  }
+  parsed.set(raw as object, branch);
+}
+
+function checkBranches(value: unknown, where: string, previous?: readonly JsonObject[]): void {
+  if (!Array.isArray(value)) fail(where, "must be a list");
+  if (value.length > MAX_BRANCHES) fail(where, `more than ${MAX_BRANCHES} branches`);
+  for (let i = 0; i < value.length; i++) {
+    // Positional identity first: an event usually changes one branch in place.
+    if (previous !== undefined && previous[i] === value[i]) continue;
+    checkBranch(value[i], i, `${where}[${i}]`);
+  }
+}
+
+/**
+ * Validates a whole state; returns it deep-frozen and typed. Throws `SignedPageError`
+ * ("invalid-state") naming the part at fault (`state.branches[3]: branch 3 (...): record 0: ...`).
+ */
+export function validateState(value: unknown, where = "state"): PageState {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    fail(where, "must be an object");
+  }
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) {
+    if (k !== "meta" && k !== "governance" && k !== "branches") fail(where, `unknown field '${k}'`);
+  }
+  checkMeta(v.meta, `${where}.meta`);
+  validateGovernance(v.governance, `${where}.governance`);
+  checkBranches(v.branches, `${where}.branches`);
+  return deepFreeze(value) as unknown as PageState;
+}
+
+/**
+ * Validates `next`, the result of applying an event to the valid state `prev`, re-checking only
+ * the parts that are not shared with `prev` (states are copy-on-write).
+ */
+export function validateNextState(prev: PageState, next: Json, where = "state"): PageState {
+  if ((next as unknown) === prev) return prev;
+  if (next === null || typeof next !== "object" || Array.isArray(next)) {
+    fail(where, "must be an object");
+  }
+  const v = next as Record<string, unknown>;
+  for (const k of Object.keys(v)) {
+    if (k !== "meta" && k !== "governance" && k !== "branches") fail(where, `unknown field '${k}'`);
+  }
+  if (v.meta !== prev.meta) checkMeta(v.meta, `${where}.meta`);
+  if (v.governance !== prev.governance) validateGovernance(v.governance, `${where}.governance`);
+  if (v.branches !== prev.branches) {
+    checkBranches(v.branches, `${where}.branches`, prev.branches);
+  }
+  return next as unknown as PageState;
+}
+
+const hashes = new WeakMap<object, string>();
+
+/** Lowercase hex SHA-256 of the canonical JSON of a state (cached per state object). */
+export function stateHash(state: PageState): string {
+  let h = hashes.get(state);
+  if (h === undefined) {
+    h = sha256Hex(canonicalizeShared(state, "state"));
+    hashes.set(state, h);
+  }
+  return h;
+}
+
+/** The branches of a valid state in parsed form (compiled selectors), for the resolver. */
+export function stateBranches(state: PageState): Branch[] {
+  return state.branches.map((raw, i) => {
+    let b = parsed.get(raw);
+    if (b === undefined) {
+      checkBranch(raw, i, `state.branches[${i}]`);
+      b = parsed.get(raw)!;
+    }
+    return b;
+  });
+}
+
+/** Page ids named by `djdns:<page-id>` targets in a state's branches, in order, without repeats. */
+export function linkedPageIds(state: PageState): string[] {
+  const out = new Set<string>();
+  for (const b of stateBranches(state)) {
+    for (const t of b.targets) if (t.kind === "djdns") out.add(t.pageId);
+  }
+  return [...out];
+}
