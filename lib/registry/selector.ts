@@ -25,6 +25,7 @@ let linearEngine: boolean | undefined;
 export function linearEngineAvailable(): boolean {
   if (linearEngine === undefined) {
     try {
+      // deno-lint-ignore no-invalid-regexp -- `l` exists only with the V8 flag; that is the probe.
       new RegExp("a", "l");
       linearEngine = true;
     } catch {
