@@ -1,0 +1,364 @@
+/**
+ * DNS benchmark: djdns against dnsmasq, both answering the same 500 names (A and AAAA) from
+ * memory on 127.0.0.1, loaded by `dnsperf`. Runs are interleaved (djdns, dnsmasq, dnsmasq,
+ * djdns, … alternating which goes first) for several rounds, and the figures that count are
+ * the median ratios djdns/dnsmasq of queries per second and of server CPU time per answered
+ * query (utime+stime of the server process from /proc/PID/stat), because the machine is shared
+ * and absolute numbers drift.
+ *
+ * Run (as root it installs dnsperf and dnsmasq when missing):
+ *
+ *   npx -y deno@2.9.6 run --allow-all tools/bench_dns.ts [--rounds 3] [--seconds 5]
+ *     [--variants 1x100,4x200] [--quick]
+ *
+ * `--variants` lists dnsperf load shapes as CLIENTSxOUTSTANDING (`-c` and `-q`). `--quick` is
+ * one round of 2 s with the first variant. The server is started exactly as the `djdns` task
+ * of deno.json starts it: `djdns run --pages tools/bench/registry --listen 127.0.0.1:PORT
+ * --no-upstream --log-level warning`. Fixtures: `tools/bench/` (see make_fixtures.ts).
+ *
+ * @module
+ */
+import dgram from "node:dgram";
+import { parseArgs } from "node:util";
+import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const BENCH = `${ROOT}tools/bench/`;
+const REGISTRY = `${BENCH}registry`;
+const HOSTS = `${BENCH}hosts`;
+const QUERIES = `${BENCH}queries.txt`;
+const HOST = "127.0.0.1";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "3" },
+    seconds: { type: "string", default: "5" },
+    variants: { type: "string", default: "1x100,4x200" },
+    quick: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(
+    "usage: bench_dns.ts [--rounds N] [--seconds S] [--variants CxQ,CxQ…] [--quick]",
+  );
+  Deno.exit(0);
+}
+const rounds = values.quick ? 1 : bounded(values.rounds, "rounds", 1, 50);
+const seconds = values.quick ? 2 : bounded(values.seconds, "seconds", 1, 120);
+const variants = values.variants.split(",").slice(0, values.quick ? 1 : undefined).map((v) => {
+  const m = /^(\d+)x(\d+)$/.exec(v.trim());
+  if (!m) throw new Error(`--variants: '${v}' is not CLIENTSxOUTSTANDING`);
+  return { clients: bounded(m[1], "clients", 1, 64), outstanding: bounded(m[2], "q", 1, 10000) };
+});
+
+function bounded(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`--${what} must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+interface Server {
+  name: "djdns" | "dnsmasq";
+  port: number;
+  pid: number;
+  child: Deno.ChildProcess;
+  log(): string;
+}
+
+async function output(program: string, args: string[], timeoutMs = 30_000) {
+  const out = await new Deno.Command(program, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+function spawn(name: Server["name"], program: string, args: string[], port: number): Server {
+  const child = new Deno.Command(program, {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let text = "";
+  (async () => {
+    const d = new TextDecoder();
+    for await (const chunk of child.stderr) text = (text + d.decode(chunk)).slice(-8192);
+  })();
+  return { name, port, pid: child.pid, child, log: () => text };
+}
+
+async function stop(s: Server): Promise<void> {
+  try {
+    s.child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const timer = setTimeout(() => {
+    try {
+      s.child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 5000);
+  await s.child.status;
+  clearTimeout(timer);
+}
+
+/** A port free for both UDP and TCP on 127.0.0.1. */
+async function freePort(avoid: number[] = []): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 40000);
+    if (avoid.includes(port)) continue;
+    try {
+      Deno.listen({ hostname: HOST, port }).close();
+      const sock = dgram.createSocket("udp4");
+      await new Promise<void>((ok, fail) => {
+        sock.once("error", fail);
+        sock.bind(port, HOST, () => ok());
+      });
+      await new Promise<void>((done) => sock.close(() => done()));
+      return port;
+    } catch { /* taken, try another */ }
+  }
+  throw new Error("no free port found");
+}
+
+/** Sends `host000.bench A` until the server answers NOERROR (or the time is up). */
+async function waitReady(s: Server, timeoutMs = 30_000): Promise<void> {
+  const label = (t: string) => [t.length, ...new TextEncoder().encode(t)];
+  // Header: id 0x1234, RD, one question; then host000.bench, type A, class IN.
+  const q = Uint8Array.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    .concat(label("host000"), label("bench"), [0, 0, 1, 0, 1]));
+  const sock = dgram.createSocket("udp4");
+  const answered = new Promise<boolean>((resolve) => {
+    sock.on("message", (m) => {
+      if (m[0] === 0x12 && m[1] === 0x34 && (m[3] & 0xf) === 0) resolve(true);
+    });
+  });
+  const exited = s.child.status.then(() => false);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      sock.send(q, s.port, HOST);
+      const r = await Promise.race([answered, exited, sleep(200).then(() => null)]);
+      if (r === true) return;
+      if (r === false) throw new Error(`${s.name} exited before answering:\n${s.log()}`);
+    }
+    throw new Error(`${s.name} did not answer within ${timeoutMs} ms:\n${s.log()}`);
+  } finally {
+    sock.close();
+  }
+}
+
+function sleep(ms: number) {
+  return new Promise<void>((r) => setTimeout(r, ms));
+}
+
+async function startDjdns(port: number): Promise<Server> {
+  const args = [
+    ...await djdnsTaskArgs(),
+    "run",
+    "--pages",
+    REGISTRY,
+    "--listen",
+    `${HOST}:${port}`,
+    "--no-upstream",
+    "--log-level",
+    "warning",
+  ];
+  const s = spawn("djdns", Deno.execPath(), args, port);
+  await waitReady(s);
+  return s;
+}
+
+async function startDnsmasq(port: number): Promise<Server> {
+  const root = Deno.uid() === 0;
+  const args = [
+    "--keep-in-foreground",
+    "--conf-file=/dev/null", // no system configuration
+    "--pid-file=", // no pid file
+    "--no-resolv",
+    "--no-hosts",
+    `--addn-hosts=${HOSTS}`,
+    `--port=${port}`,
+    `--listen-address=${HOST}`,
+    "--bind-interfaces",
+    "--cache-size=10000",
+    "--local-ttl=3600",
+    ...(root ? ["--user=root", "--group=root"] : []),
+  ];
+  const s = spawn("dnsmasq", "dnsmasq", args, port);
+  await waitReady(s);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+const CLK_TCK = Number((await output("getconf", ["CLK_TCK"])).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) the process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 and 15: utime, stime
+}
+
+interface Run {
+  server: Server["name"];
+  round: number;
+  clients: number;
+  outstanding: number;
+  qps: number;
+  completed: number;
+  lost: number;
+  noerror: number;
+  latencyMs: number;
+  /** Server CPU microseconds per answered query. */
+  cpuUs: number;
+}
+
+async function dnsperf(
+  s: Server,
+  v: { clients: number; outstanding: number },
+  secs: number,
+  round: number,
+): Promise<Run> {
+  const before = await cpuSeconds(s.pid);
+  const out = await output("dnsperf", [
+    "-s",
+    HOST,
+    "-p",
+    String(s.port),
+    "-d",
+    QUERIES,
+    "-c",
+    String(v.clients),
+    "-q",
+    String(v.outstanding),
+    "-l",
+    String(secs),
+    "-t",
+    "2",
+  ], (secs + 30) * 1000);
+  const after = await cpuSeconds(s.pid);
+  if (out.code !== 0) throw new Error(`dnsperf failed (${out.code}):\n${out.stderr}${out.stdout}`);
+  const num = (re: RegExp) => {
+    const m = re.exec(out.stdout);
+    if (!m) throw new Error(`dnsperf output lacks ${re}:\n${out.stdout}`);
+    return Number(m[1]);
+  };
+  const completed = num(/Queries completed:\s+(\d+)/);
+  const noerror = /NOERROR (\d+)/.exec(out.stdout);
+  return {
+    server: s.name,
+    round,
+    ...v,
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    completed,
+    lost: num(/Queries lost:\s+(\d+)/),
+    noerror: noerror ? Number(noerror[1]) : 0,
+    latencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    cpuUs: completed > 0 ? ((after - before) / completed) * 1e6 : NaN,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+const deps = await output("bash", [`${ROOT}tools/test_deps.sh`, "dnsperf", "dnsmasq"], 600_000);
+if (deps.code !== 0) throw new Error(`cannot install dnsperf/dnsmasq:\n${deps.stderr}`);
+
+const cpuModel = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1] ??
+  "unknown";
+const nproc = (await output("nproc", [])).stdout.trim();
+const perfHelp = await output("dnsperf", ["-h"]);
+const dnsperfVersion = /Version ([\d.]+)/.exec(perfHelp.stdout + perfHelp.stderr)?.[1];
+const dnsmasqVersion = /version ([\d.]+)/.exec((await output("dnsmasq", ["--version"])).stdout)
+  ?.[1];
+console.log(
+  `machine: nproc ${nproc}, CPU "${cpuModel}"; Deno ${Deno.version.deno}; ` +
+    `dnsperf ${dnsperfVersion}; dnsmasq ${dnsmasqVersion}; ${new Date().toISOString()}`,
+);
+console.log(
+  `${rounds} round(s) x ${seconds} s, variants ${
+    variants.map((v) => `-c ${v.clients} -q ${v.outstanding}`).join(", ")
+  }; queries: ${QUERIES.slice(ROOT.length)}`,
+);
+
+const servers: Server[] = [];
+const runs: Run[] = [];
+try {
+  const djPort = await freePort();
+  servers.push(await startDjdns(djPort));
+  servers.push(await startDnsmasq(await freePort([djPort])));
+  // Warm-up (fills djdns's answer cache and lets V8 compile the request path); not measured.
+  for (const s of servers) await dnsperf(s, variants[0], 2, 0);
+  for (let round = 1; round <= rounds; round++) {
+    for (const v of variants) {
+      // Alternate which server goes first so drift in the machine's load favours neither.
+      const order = round % 2 ? servers : [...servers].reverse();
+      for (const s of order) {
+        const r = await dnsperf(s, v, seconds, round);
+        runs.push(r);
+        console.log(
+          `round ${round} -c ${v.clients} -q ${v.outstanding} ${s.name.padEnd(7)} ` +
+            `${r.qps.toFixed(0).padStart(7)} qps  lost ${r.lost}  ` +
+            `${r.cpuUs.toFixed(2)} µs CPU/query  latency ${r.latencyMs.toFixed(3)} ms  ` +
+            `NOERROR ${r.noerror}/${r.completed}`,
+        );
+        if (r.noerror !== r.completed) {
+          throw new Error(`${s.name} answered ${r.completed - r.noerror} queries with an error`);
+        }
+      }
+    }
+  }
+} finally {
+  for (const s of servers) await stop(s);
+}
+
+console.log(
+  "\n| dnsperf | djdns qps | dnsmasq qps | qps ratio | djdns CPU/q | dnsmasq CPU/q | CPU ratio | lost (dj/dm) |",
+);
+console.log("| --- | --: | --: | --: | --: | --: | --: | --: |");
+for (const v of variants) {
+  const pick = (name: string) =>
+    runs.filter((r) =>
+      r.server === name && r.clients === v.clients && r.outstanding === v.outstanding
+    );
+  const dj = pick("djdns");
+  const dm = pick("dnsmasq");
+  const qpsRatio = median(dj.map((r, i) => r.qps / dm[i].qps));
+  const cpuRatio = median(dj.map((r, i) => r.cpuUs / dm[i].cpuUs));
+  const sum = (rs: Run[]) => rs.reduce((a, r) => a + r.lost, 0);
+  console.log(
+    `| \`-c ${v.clients} -q ${v.outstanding}\` | ${fmt(median(dj.map((r) => r.qps)))} | ${
+      fmt(median(dm.map((r) => r.qps)))
+    } | **${qpsRatio.toFixed(2)}×** | ${median(dj.map((r) => r.cpuUs)).toFixed(2)} µs | ${
+      median(dm.map((r) => r.cpuUs)).toFixed(2)
+    } µs | **${cpuRatio.toFixed(2)}×** | ${sum(dj)} / ${sum(dm)} |`,
+  );
+}
+console.log(
+  "\nqps ratio = median over rounds of djdns qps / dnsmasq qps (higher is better); CPU ratio = " +
+    "median of djdns / dnsmasq server CPU time per answered query (lower is better).",
+);
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
