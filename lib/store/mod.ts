@@ -34,6 +34,7 @@ export type {
   PageRecord,
   PeerRecord,
   PruneResult,
+  RootUpdate,
   StoredObject,
   StoreLimits,
   StoreOptions,

@@ -2,10 +2,11 @@
  * Dropping history older than a checkpoint.
  *
  * A checkpoint commits to the state at its anchor event, so everything a node needs from then on
- * is the anchor, its descendants and their approvals. Events that are not descendants of the
- * anchor (its ancestors, and forks that left the chain before it) are removed with their
- * approvals. Checkpoints and equivocation evidence are kept: the first form the chain a new node
- * verifies, the second stays small and is still gossiped.
+ * is the genesis (a page log always starts from it), the checkpoint chain with its approvals, the
+ * state at the anchor (kept as the page's root), the anchor, its descendants and their
+ * approvals. Events that are neither the genesis nor descendants of the anchor (its ancestors,
+ * and forks that left the chain before it) are removed, with their approvals and the
+ * equivocation evidence about their children.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { PruneResult } from "./types.ts";
 
 const EVENT = KIND_CODES.event;
 const APPROVAL = KIND_CODES.approval;
+const EVIDENCE = KIND_CODES.evidence;
 const CHECKPOINT = KIND_CODES.checkpoint;
 
 /**
@@ -44,21 +46,33 @@ function walkBack(
 /**
  * Prunes page `pageId` to a checkpoint: `checkpointId` when given, else the checkpoint whose
  * anchor is nearest to the head on the head's chain. The head must be the anchor or a descendant
- * of it. Throws `not-found` when there is no such page or checkpoint, `invariant` when the
- * checkpoint is not on the head's chain; nothing is removed then.
+ * of it. The checkpoint becomes the page's root, with `anchorState` (canonical JSON of the state
+ * at its anchor), which may be left out when the page's root already is that checkpoint or the
+ * head is the anchor. Throws `not-found` when there is no such page or checkpoint, `invariant`
+ * when the checkpoint is not on the head's chain or the anchor state is missing; nothing is
+ * removed then.
  */
 export function prune(
   conn: Conn,
   pageId: string,
-  options: { checkpointId?: string } = {},
+  options: { checkpointId?: string; anchorState?: string } = {},
 ): PruneResult {
   const page = idBytes(pageId, "page id");
   const wanted = options.checkpointId === undefined
     ? undefined
     : idBytes(options.checkpointId, "checkpoint id");
   const result = writeTx(conn, "pruning", () => {
-    const row = stmt(conn, "SELECT pno, head FROM pages WHERE page_id = ?").get(page) as
-      | { pno: number; head: Uint8Array | null }
+    const row = stmt(
+      conn,
+      "SELECT pno, head, state, root_checkpoint, root_state FROM pages WHERE page_id = ?",
+    ).get(page) as
+      | {
+        pno: number;
+        head: Uint8Array | null;
+        state: string | null;
+        root_checkpoint: Uint8Array | null;
+        root_state: string | null;
+      }
       | undefined;
     if (!row) throw new StoreError("not-found", `page ${pageId} is not in the store`);
     const { pno, head } = row;
@@ -109,6 +123,25 @@ export function prune(
       anchor = at;
     }
 
+    let anchorState = options.anchorState;
+    if (anchorState === undefined) {
+      if (row.root_checkpoint !== null && equal(row.root_checkpoint, checkpoint)) {
+        anchorState = row.root_state ?? undefined;
+      } else if (equal(head, anchor)) {
+        anchorState = row.state ?? undefined;
+      }
+    }
+    if (typeof anchorState !== "string") {
+      throw new StoreError(
+        "invariant",
+        `pruning page ${pageId} to checkpoint ${checkpoint.toHex()} needs the state at its ` +
+          "event; nothing pruned",
+      );
+    }
+    if (anchorState.length > conn.limits.maxStateBytes) {
+      throw new StoreError("invariant", `anchor state of page ${pageId} is over the size limit`);
+    }
+
     const events = stmt(
       conn,
       `WITH RECURSIVE keep(id) AS (
@@ -117,14 +150,22 @@ export function prune(
          SELECT o.id FROM objects o JOIN keep k ON o.parent = k.id
            WHERE o.kind = ${EVENT} AND o.pno = ?2
        )
-       DELETE FROM objects WHERE pno = ?2 AND kind = ${EVENT} AND id NOT IN (SELECT id FROM keep)`,
-    ).run(anchor, pno).changes as number;
-    const approvals = stmt(
-      conn,
-      `DELETE FROM objects WHERE pno = ?2 AND kind = ${APPROVAL} AND parent IS NOT ?1
-         AND NOT EXISTS (SELECT 1 FROM objects e
-                           WHERE e.id = objects.parent AND e.kind = ${EVENT} AND e.pno = ?2)`,
-    ).run(anchor, pno).changes as number;
+       DELETE FROM objects WHERE pno = ?2 AND kind = ${EVENT} AND id IS NOT ?3
+         AND id NOT IN (SELECT id FROM keep)`,
+    ).run(anchor, pno, page).changes as number;
+    // Approvals of, and evidence about the children of, events no longer stored.
+    const orphaned = (kind: number) =>
+      stmt(
+        conn,
+        `DELETE FROM objects WHERE pno = ?2 AND kind = ${kind} AND parent IS NOT NULL
+           AND parent IS NOT ?1
+           AND NOT EXISTS (SELECT 1 FROM objects e
+                             WHERE e.id = objects.parent AND e.kind = ${EVENT} AND e.pno = ?2)`,
+      ).run(anchor, pno).changes as number;
+    const approvals = orphaned(APPROVAL);
+    const evidence = orphaned(EVIDENCE);
+    stmt(conn, "UPDATE pages SET root_checkpoint = ?, root_state = ? WHERE pno = ?")
+      .run(checkpoint, anchorState, pno);
     recount(conn, pno);
     return {
       pageId,
@@ -132,6 +173,7 @@ export function prune(
       anchorId: anchor.toHex(),
       events,
       approvals,
+      evidence,
     };
   });
   return result;
@@ -161,7 +203,8 @@ export function recount(conn: Conn, pno: number): void {
  */
 export function compact(conn: Conn): string | null {
   try {
-    conn.db.exec("PRAGMA incremental_vacuum");
+    // Each step of this pragma frees one page; exec() would run only the first step.
+    conn.db.prepare("PRAGMA incremental_vacuum").all();
     conn.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return null;
   } catch (e) {

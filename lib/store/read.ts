@@ -27,6 +27,7 @@ interface PageRow {
   head: Uint8Array | null;
   state: string | null;
   state_hash: Uint8Array | null;
+  root_checkpoint: Uint8Array | null;
   objects: number;
   bytes: number;
   updated_at: number;
@@ -50,13 +51,15 @@ function toPage(r: PageRow): PageRecord {
     headId: hexOf(r.head),
     state: r.state,
     stateHash: hexOf(r.state_hash),
+    rootCheckpointId: hexOf(r.root_checkpoint),
     objects: r.objects,
     bytes: r.bytes,
     updatedAt: r.updated_at,
   };
 }
 
-const PAGE_COLUMNS = "page_id, following, head, state, state_hash, objects, bytes, updated_at";
+const PAGE_COLUMNS =
+  "page_id, following, head, state, state_hash, root_checkpoint, objects, bytes, updated_at";
 const OBJECT_COLUMNS = "o.kind, o.id, p.page_id, o.parent, o.signer, o.bytes";
 
 function read<T>(conn: Conn, doing: string, fn: () => T): T {
@@ -76,6 +79,21 @@ export function getPage(conn: Conn, pageId: string): PageRecord | undefined {
       | PageRow
       | undefined;
     return r && toPage(r);
+  });
+}
+
+/** The page's root checkpoint and the state at its anchor, or undefined when it has none. */
+export function rootOf(
+  conn: Conn,
+  pageId: string,
+): { checkpointId: string; state: string } | undefined {
+  const page = idBytes(pageId, "page id");
+  return read(conn, "reading a page root", () => {
+    const r = stmt(conn, "SELECT root_checkpoint, root_state FROM pages WHERE page_id = ?")
+      .get(page) as { root_checkpoint: Uint8Array | null; root_state: string | null } | undefined;
+    return r?.root_checkpoint && r.root_state !== null
+      ? { checkpointId: r.root_checkpoint.toHex(), state: r.root_state }
+      : undefined;
   });
 }
 

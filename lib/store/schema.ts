@@ -21,7 +21,13 @@ export interface Migration {
 }
 
 /** Object kinds as stored in `objects.kind`. */
-export const KIND_CODES = { event: 1, approval: 2, evidence: 3, checkpoint: 4 } as const;
+export const KIND_CODES = {
+  event: 1,
+  approval: 2,
+  evidence: 3,
+  checkpoint: 4,
+  "checkpoint-approval": 5,
+} as const;
 
 /** Every migration, oldest first; the last one's version is the current schema version. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -35,6 +41,8 @@ export const MIGRATIONS: readonly Migration[] = [
         head BLOB,
         state TEXT,
         state_hash BLOB,
+        root_checkpoint BLOB,
+        root_state TEXT,
         objects INTEGER NOT NULL DEFAULT 0,
         bytes INTEGER NOT NULL DEFAULT 0,
         updated_at INTEGER NOT NULL DEFAULT 0

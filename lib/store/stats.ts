@@ -40,6 +40,7 @@ export function stats(conn: Conn): StoreStats {
       approvals: byKind.get(KIND_CODES.approval) ?? 0,
       evidence: byKind.get(KIND_CODES.evidence) ?? 0,
       checkpoints: byKind.get(KIND_CODES.checkpoint) ?? 0,
+      checkpointApprovals: byKind.get(KIND_CODES["checkpoint-approval"]) ?? 0,
       objectBytes: one("SELECT coalesce(sum(bytes), 0) FROM pages"),
       peers: one("SELECT count(*) FROM peers"),
     };

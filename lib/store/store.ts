@@ -8,7 +8,7 @@ import { StoreError, translateError } from "./errors.ts";
 import type { DirLock } from "./lock.ts";
 import { getPeer, listPeers, putPeers, removePeer } from "./peers.ts";
 import { compact, prune } from "./prune.ts";
-import { getObject, getPage, listPages, objectsOf, objectsReferring } from "./read.ts";
+import { getObject, getPage, listPages, objectsOf, objectsReferring, rootOf } from "./read.ts";
 import { stats } from "./stats.ts";
 import { putBatch } from "./write.ts";
 import type {
@@ -19,6 +19,7 @@ import type {
   PageRecord,
   PeerRecord,
   PruneResult,
+  RootUpdate,
   StoredObject,
   StoreStats,
 } from "./types.ts";
@@ -44,6 +45,8 @@ export interface Store {
 
   /** A page's record, or undefined. */
   getPage(pageId: string): PageRecord | undefined;
+  /** The page's root checkpoint and the state at its anchor (see {@linkcode RootUpdate}). */
+  rootOf(pageId: string): { checkpointId: string; state: string } | undefined;
   /** All pages, or only followed / unfollowed ones, in page-id order. */
   listPages(filter?: { following?: boolean }): PageRecord[];
   /** One object by id (and kind), or undefined. */
@@ -70,7 +73,7 @@ export interface Store {
    * Removes a page's history older than a checkpoint (see lib/store/prune.ts), then returns freed
    * space to the file system.
    */
-  prune(pageId: string, options?: { checkpointId?: string }): PruneResult;
+  prune(pageId: string, options?: { checkpointId?: string; anchorState?: string }): PruneResult;
   /** Counts and sizes. */
   stats(): StoreStats;
   /**
@@ -103,6 +106,7 @@ export function makeStore(conn: Conn, lock: DirLock | null): Store {
     setHead: (update) => void putBatch(conn, { heads: [update] }),
     follow: (pageId, following) => void putBatch(conn, { follow: [{ pageId, following }] }),
     getPage: (pageId) => getPage(conn, pageId),
+    rootOf: (pageId) => rootOf(conn, pageId),
     listPages: (filter) => listPages(conn, filter),
     getObject: (id, kind) => getObject(conn, id, kind),
     eventsOf: (pageId) => objectsOf(conn, pageId, "event"),

@@ -5,10 +5,10 @@
  */
 
 /**
- * What a stored object is. Delegations are events on the delegator's governance entry, so they
- * are stored as events.
+ * What a stored object is. The genesis is an event without parent; delegations are events on the
+ * delegator's governance entry, so they are stored as events too.
  */
-export type ObjectKind = "event" | "approval" | "evidence" | "checkpoint";
+export type ObjectKind = "event" | "approval" | "evidence" | "checkpoint" | "checkpoint-approval";
 
 /**
  * A verified object, as the caller hands it to the store and gets it back. Ids are 64 lowercase
@@ -22,12 +22,12 @@ export interface StoredObject {
   /** The page it belongs to (the page's genesis event id). */
   pageId: string;
   /**
-   * The event it hangs off: an event's parent (null only for the genesis, whose id is the page
-   * id), the event an approval approves, a checkpoint's anchor event, and for evidence the
-   * parent whose children conflict (or null).
+   * What it hangs off: an event's parent (null only for the genesis, whose id is the page id),
+   * the event an approval approves, a checkpoint's anchor event, the checkpoint a
+   * checkpoint-approval approves, and for evidence the parent whose children conflict (or null).
    */
   parentId: string | null;
-  /** Approvals: the signer's 32-byte public key as hex; evidence: the equivocator's; else null. */
+  /** Approvals of both kinds: the signer's 32-byte public key as hex; evidence: the equivocator's. */
   signer: string | null;
   /** The canonical encoding. */
   bytes: Uint8Array;
@@ -46,6 +46,19 @@ export interface HeadUpdate {
 }
 
 /**
+ * The root of a page's history once older history is gone (or was never fetched): a stored
+ * checkpoint and the state at its anchor event, from which a page log restarts.
+ */
+export interface RootUpdate {
+  /** Page id. */
+  pageId: string;
+  /** A stored checkpoint of the page. */
+  checkpointId: string;
+  /** The state (canonical JSON) at the checkpoint's anchor event. */
+  state: string;
+}
+
+/**
  * One atomic write: all of it is stored, or none of it. Objects may come in any order within the
  * batch; invariants are checked against the store plus the whole batch.
  */
@@ -54,6 +67,8 @@ export interface Batch {
   source?: string;
   /** Verified objects; duplicates of stored objects are ignored. */
   objects?: StoredObject[];
+  /** Root moves (bootstrapping from a checkpoint), applied after the objects. */
+  roots?: RootUpdate[];
   /** Head moves, applied after the objects. */
   heads?: HeadUpdate[];
   /** Follow / unfollow pages, applied before the objects (so they count as followed). */
@@ -80,6 +95,8 @@ export interface PageRecord {
   state: string | null;
   /** Hash of `state`, null before the first head is set. */
   stateHash: string | null;
+  /** The checkpoint the page's history starts from, null when it starts at the genesis. */
+  rootCheckpointId: string | null;
   /** Number of stored objects of the page (all kinds). */
   objects: number;
   /** Bytes of their canonical encodings. */
@@ -162,6 +179,8 @@ export interface PruneResult {
   events: number;
   /** Approvals removed. */
   approvals: number;
+  /** Equivocation evidence removed (about children of removed events). */
+  evidence: number;
 }
 
 /** Sizes and counts, as `djdns store stats` prints them. */
@@ -192,6 +211,8 @@ export interface StoreStats {
   evidence: number;
   /** Stored checkpoints. */
   checkpoints: number;
+  /** Stored checkpoint approvals. */
+  checkpointApprovals: number;
   /** Bytes of canonical encodings stored, all kinds. */
   objectBytes: number;
   /** Peers known. */

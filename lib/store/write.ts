@@ -47,10 +47,10 @@ function prepareObject(o: StoredObject, maxBytes: number): Prepared {
       `${describe(o)}: only the genesis event (id = page id) may lack a parent`,
     );
   }
-  if ((o.kind === "approval" || o.kind === "checkpoint") && parent === null) {
-    throw new StoreError("invariant", `${describe(o)} must name the event it refers to`);
+  if (o.kind !== "event" && o.kind !== "evidence" && parent === null) {
+    throw new StoreError("invariant", `${describe(o)} must name the object it refers to`);
   }
-  if (o.kind === "approval" && signer === null) {
+  if ((o.kind === "approval" || o.kind === "checkpoint-approval") && signer === null) {
     throw new StoreError("invariant", `${describe(o)} must name its signer`);
   }
   return { obj: o, kind: KIND_CODES[o.kind], id, page, parent, signer };
@@ -76,6 +76,26 @@ export function isEventOrAnchor(conn: Conn, id: Uint8Array, pno: number): boolea
                     AND pno = ?2) AS ok`,
   ).get(id, pno) as { ok: number };
   return row.ok === 1;
+}
+
+/** True when `id` is a stored checkpoint of page `pno`. */
+function isCheckpoint(conn: Conn, id: Uint8Array, pno: number): boolean {
+  return stmt(
+    conn,
+    `SELECT 1 FROM objects WHERE id = ? AND kind = ${KIND_CODES.checkpoint} AND pno = ?`,
+  ).get(id, pno) !== undefined;
+}
+
+/** Throws unless `state` is a string of at most `max` UTF-8 bytes. */
+function checkState(state: unknown, max: number, what: string): void {
+  if (typeof state !== "string") {
+    throw new StoreError("invariant", `${what} must be a canonical JSON string`);
+  }
+  // UTF-16 length bounds the UTF-8 size within 3x; encode only when it could matter.
+  const size = state.length * 3 > max ? new TextEncoder().encode(state).length : state.length;
+  if (size > max) {
+    throw new StoreError("invariant", `${what} is ${size} bytes, over the ${max}-byte limit`);
+  }
 }
 
 function pageKnown(conn: Conn, page: Uint8Array, pno: number): boolean {
@@ -112,20 +132,14 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
     const page = idBytes(h.pageId, "head page id");
     const head = idBytes(h.headId, "head id");
     const hash = idBytes(h.stateHash, "state hash");
-    if (typeof h.state !== "string") {
-      throw new StoreError("invariant", "head state must be a canonical JSON string");
-    }
-    // UTF-16 length is a cheap lower bound; the exact byte count is computed only when close.
-    const size = h.state.length * 3 > limits.maxStateBytes
-      ? new TextEncoder().encode(h.state).length
-      : h.state.length;
-    if (size > limits.maxStateBytes) {
-      throw new StoreError(
-        "invariant",
-        `state of page ${h.pageId} is ${size} bytes, over the ${limits.maxStateBytes}-byte limit`,
-      );
-    }
+    checkState(h.state, limits.maxStateBytes, `state of page ${h.pageId}`);
     return { h, page, head, hash };
+  });
+  const roots = (batch.roots ?? []).map((r) => {
+    const page = idBytes(r.pageId, "root page id");
+    const checkpoint = idBytes(r.checkpointId, "root checkpoint id");
+    checkState(r.state, limits.maxStateBytes, `root state of page ${r.pageId}`);
+    return { r, page, checkpoint };
   });
   const follows = (batch.follow ?? []).map((f) => ({
     page: idBytes(f.pageId, "followed page id"),
@@ -196,6 +210,13 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
             } refers to ${p.obj.parentId}, which is not a stored event of its page`,
           );
         }
+      } else if (k === "checkpoint-approval" && !isCheckpoint(conn, p.parent!, pno)) {
+        throw new StoreError(
+          "invariant",
+          `${
+            describe(p.obj)
+          } refers to ${p.obj.parentId}, which is not a stored checkpoint of its page`,
+        );
       } else if (k === "evidence" && !pageKnown(conn, p.page, pno)) {
         throw new StoreError(
           "invariant",
@@ -219,6 +240,19 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
       checkLimits(conn, sno, batch.source!, [...perPage.keys()]);
     }
 
+    for (const { r, page, checkpoint } of roots) {
+      const pno = pnoOf(r.pageId, page);
+      if (!isCheckpoint(conn, checkpoint, pno)) {
+        throw new StoreError(
+          "invariant",
+          `root ${r.checkpointId} of page ${r.pageId} is not a stored checkpoint of the page`,
+        );
+      }
+      stmt(
+        conn,
+        "UPDATE pages SET root_checkpoint = ?, root_state = ?, updated_at = ? WHERE pno = ?",
+      ).run(checkpoint, r.state, now, pno);
+    }
     for (const { h, page, head, hash } of heads) {
       const pno = pnoOf(h.pageId, page);
       if (!isEventOrAnchor(conn, head, pno)) {
