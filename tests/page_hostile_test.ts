@@ -156,8 +156,12 @@ Deno.test("hostile: malformed objects are refused (malformed)", () => {
   refused(log, ids, "malformed", () => log.addEvent({ ...ev, extra: 1 } as unknown as PageEvent));
   refused(log, ids, "malformed", () => log.addEvent({ ...ev, args: { path: "branches" } }));
   refused(log, ids, "malformed", () => log.addEvent(null as unknown as PageEvent));
-  refused(log, ids, "malformed", () =>
-    log.addEvent({ ...ev, handler: "SET", args: { path: ["__proto__"], value: 1 } }));
+  refused(
+    log,
+    ids,
+    "malformed",
+    () => log.addEvent({ ...ev, handler: "SET", args: { path: ["__proto__"], value: 1 } }),
+  );
   const a = approve(key(1).secretKey, ev);
   refused(log, ids, "malformed", () => log.addApproval({ ...a, sig: a.sig.toUpperCase() }));
   refused(log, ids, "malformed", () => log.addApproval({ ...a, key: a.key.slice(2) }));

@@ -1,8 +1,8 @@
 /** The page log: acceptance, tracks, fork choice, equivocation, statuses, persistence. */
 import { deepStrictEqual, equal, notEqual, ok } from "node:assert/strict";
 import {
-  approve,
   type Approval,
+  approve,
   createPageLog,
   decodeObject,
   encodeObject,
@@ -117,8 +117,14 @@ Deno.test("log: a delegation change needs only the delegator (its own track)", (
   // Touching someone else's delegations together with one's own is Track 2.
   const both = proposeEvent(log.pageId, objectId(r), "BATCH", {
     ops: [
-      { handler: "SET_DELEGATIONS", args: { participant: key(0).hex, delegations: { [key(2).hex]: 1 } } },
-      { handler: "SET_DELEGATIONS", args: { participant: key(1).hex, delegations: { [key(2).hex]: 1 } } },
+      {
+        handler: "SET_DELEGATIONS",
+        args: { participant: key(0).hex, delegations: { [key(2).hex]: 1 } },
+      },
+      {
+        handler: "SET_DELEGATIONS",
+        args: { participant: key(1).hex, delegations: { [key(2).hex]: 1 } },
+      },
     ],
   });
   log.addEvent(both);
@@ -250,7 +256,10 @@ Deno.test("log: appending an event does not recompute earlier states", () => {
   let parent = log.pageId;
   const ids: string[] = [];
   for (let i = 0; i < 50; i++) {
-    const ev = proposeEvent(log.pageId, parent, "SET", { path: ["meta"], value: { about: `v${i}` } });
+    const ev = proposeEvent(log.pageId, parent, "SET", {
+      path: ["meta"],
+      value: { about: `v${i}` },
+    });
     log.addEvent(ev);
     log.addApproval(approve(key(0).secretKey, ev));
     parent = objectId(ev);

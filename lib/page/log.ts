@@ -117,7 +117,7 @@ export interface PageLog {
   events(): PageEvent[];
   /** Approvals held for an event (at most one per key). */
   approvals(eventId: string): Approval[];
-  /** Evidence of every equivocation detected. */
+  /** Evidence of every equivocation detected by a participant of the parent state. */
   evidence(): Evidence[];
   /** Keys that equivocated at a parent event (their power counts for none of its children). */
   equivocators(parentId: string): string[];
@@ -242,15 +242,27 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     if (!byEvent) byKey.set(a.key, byEvent = new Map());
     if (byEvent.has(a.event)) return;
     byEvent.set(a.event, a);
+    if (byEvent.size >= 2) {
+      // The two lowest event ids: the same evidence whatever order the claims arrived in.
+      const [x, y] = [...byEvent.keys()].sort();
+      found.set(`${a.parent}/${a.key}`, evidenceOf(byEvent.get(x)!, byEvent.get(y)!));
+    }
     if (byEvent.size === 2) {
-      const [x, y] = byEvent.values();
-      found.set(`${a.parent}/${a.key}`, evidenceOf(x, y));
       let set = excluded.get(a.parent);
       if (!set) excluded.set(a.parent, set = new Set());
       set.add(a.key);
       const parent = nodes.get(a.parent);
       if (parent) { for (const c of parent.children) markDirty(c); }
     }
+  }
+
+  /**
+   * Whether an equivocation matters: the key is a participant of the parent's state. Only those
+   * are reported, because whether an outsider's approval was kept depends on arrival order.
+   */
+  function counts(parentId: string, key: string): boolean {
+    const s = nodes.get(parentId)?.state;
+    return s !== undefined && Object.hasOwn(s.governance.participants, key);
   }
 
   function isParticipant(n: Node, key: string): boolean | undefined {
@@ -598,10 +610,18 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       return m ? [...m.values()] : [];
     },
 
-    evidence: () => [...found.values()],
+    evidence() {
+      settle();
+      const out: Evidence[] = [];
+      for (const [claim, e] of found) {
+        if (counts(claim.slice(0, 64), claim.slice(65))) out.push(e);
+      }
+      return out;
+    },
 
     equivocators(parentId) {
-      return [...(excluded.get(parentId) ?? [])].sort();
+      settle();
+      return [...(excluded.get(parentId) ?? [])].filter((k) => counts(parentId, k)).sort();
     },
 
     checkpoints: () => chain.slice(),
