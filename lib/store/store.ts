@@ -19,7 +19,6 @@ import type {
   PageRecord,
   PeerRecord,
   PruneResult,
-  RootUpdate,
   StoredObject,
   StoreStats,
 } from "./types.ts";
@@ -45,7 +44,7 @@ export interface Store {
 
   /** A page's record, or undefined. */
   getPage(pageId: string): PageRecord | undefined;
-  /** The page's root checkpoint and the state at its anchor (see {@linkcode RootUpdate}). */
+  /** The page's root checkpoint and the state at its anchor (set by `roots` or `prune`). */
   rootOf(pageId: string): { checkpointId: string; state: string } | undefined;
   /** All pages, or only followed / unfollowed ones, in page-id order. */
   listPages(filter?: { following?: boolean }): PageRecord[];
