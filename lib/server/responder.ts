@@ -189,7 +189,7 @@ export function createResponder(options: ResponderOptions): Responder {
     }
     try {
       const entry = await pending;
-      if (entry === null) return errorReply(request, RCODE.REFUSED, query.edns !== null);
+      if (entry === null) return rcodeReply(request, query, RCODE.REFUSED);
       return reply(entry, request, query, origin);
     } catch (e) {
       stats.errors++;
@@ -198,13 +198,19 @@ export function createResponder(options: ResponderOptions): Responder {
         qtype: query.qtype,
         error: (e as Error).message,
       });
-      return servfail(request, query);
+      return rcodeReply(request, query, RCODE.SERVFAIL);
     }
   }
 
-  function servfail(request: Uint8Array, query: Query): Uint8Array {
-    const out = errorReply(request, RCODE.SERVFAIL, query.edns !== null);
-    // Keep the question so the client can match the reply.
+  /**
+   * A reply with an rcode and no records to a query that parsed. It keeps the question: stub
+   * resolvers that match replies to queries (glibc's res_queriesmatch) drop a reply without it
+   * and time out instead of seeing the rcode. RA says whether this server forwards at all, as
+   * in its other replies.
+   */
+  function rcodeReply(request: Uint8Array, query: Query, rcode: number): Uint8Array {
+    const out = errorReply(request, rcode, query.edns !== null);
+    if (options.forward === undefined) out[3] &= ~0x80;
     const q = request.subarray(12, query.questionEnd);
     const withQ = new Uint8Array(out.length + q.length);
     withQ.set(out.subarray(0, 12));
@@ -235,12 +241,10 @@ export function createResponder(options: ResponderOptions): Responder {
         });
       }
       if (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY) {
-        return errorReply(request, RCODE.REFUSED, query.edns !== null);
+        return rcodeReply(request, query, RCODE.REFUSED);
       }
-      if (ZONE_TRANSFER.has(query.qtype)) {
-        return errorReply(request, RCODE.NOTIMP, query.edns !== null);
-      }
-      if (query.qtype === 41) return errorReply(request, RCODE.FORMERR, query.edns !== null);
+      if (ZONE_TRANSFER.has(query.qtype)) return rcodeReply(request, query, RCODE.NOTIMP);
+      if (query.qtype === 41) return rcodeReply(request, query, RCODE.FORMERR);
       const entry = cache.get(query.key);
       if (usable(entry, origin)) {
         stats.cacheHits++;
