@@ -81,7 +81,10 @@ interface Entry {
   storedAt: number;
   /** Forwarded answers age (their TTLs count down); registry answers are authoritative. */
   ages: boolean;
-  /** Registry generation an answer belongs to; -1 for forwarded answers. */
+  /**
+   * Registry generation the answer was made under. Forwarded answers carry one too: a reload can
+   * move a name into the registry, and it must not keep getting the upstream's cached answer.
+   */
   generation: number;
   /** True when only recursion-allowed clients may get it (it came from upstream). */
   forwarded: boolean;
@@ -119,9 +122,8 @@ export function createResponder(options: ResponderOptions): Responder {
   }
 
   function usable(entry: Entry | undefined, origin: Origin): entry is Entry {
-    if (entry === undefined) return false;
-    if (entry.forwarded) return origin.recursion;
-    return entry.generation === generation;
+    if (entry === undefined || entry.generation !== generation) return false;
+    return !entry.forwarded || origin.recursion;
   }
 
   async function resolveEntry(
@@ -170,7 +172,7 @@ export function createResponder(options: ResponderOptions): Responder {
     // Our header, their sections: QR, opcode 0, RA; AA/AD/TC of the upstream are not ours to claim.
     template.bytes[2] = 0x80 | (template.bytes[2] & 0x01);
     template.bytes[3] = 0x80 | (template.bytes[3] & 0x0f);
-    const entry: Entry = { template, storedAt: now(), ages: true, generation: -1, forwarded: true };
+    const entry: Entry = { template, storedAt: now(), ages: true, generation: gen, forwarded: true };
     cache.set(query.key, entry, responseTtl(up.packet) * 1000, template.bytes.length + 64);
     return entry;
   }
