@@ -90,6 +90,9 @@ export function serveTcp(
           }
         }
       }
+      // A client may half-close (shut down its sending side) right after its last query; what
+      // is still being answered must be written before we close. The idle timer bounds the wait.
+      while (inFlight > 0) await new Promise<void>((r) => (slotFreed = r));
       await writing;
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset)) {
