@@ -1,14 +1,12 @@
 /** The page log: acceptance, tracks, fork choice, equivocation, statuses, persistence. */
 import { deepStrictEqual, equal, notEqual, ok } from "node:assert/strict";
 import {
-  type Approval,
   approve,
   createPageLog,
   decodeObject,
   encodeObject,
   evidenceOf,
   objectId,
-  type PageEvent,
   proposeEvent,
   stateBranches,
 } from "../lib/page/mod.ts";
@@ -224,7 +222,6 @@ Deno.test("log: rejected statuses say why; approvals of non-participants held ea
 Deno.test("log: everything persisted as bytes reloads to the same head and state hash", () => {
   const log = createPageLog(genesisOf(3));
   let parent = log.pageId;
-  const all: Array<PageEvent | Approval> = [];
   for (let i = 0; i < 20; i++) {
     const ev = proposeEvent(log.pageId, parent, "ADD_RECORD", {
       branch: 0,

@@ -32,11 +32,16 @@ function step(node: Json, op: Op, i: number, where: string): Json {
   if (Array.isArray(node)) {
     const arr = node as readonly Json[];
     if (typeof key !== "number") fail(at, `'${key}' is not an index into an array`);
-    const copy = arr.slice();
     if (!last) {
       if (key >= arr.length) fail(at, `index ${key} is past the end (length ${arr.length})`);
-      copy[key] = step(arr[key], op, i + 1, where);
-    } else if (op.op === "set") {
+      const child = step(arr[key], op, i + 1, where);
+      if (child === arr[key]) return arr; // a no-op below (DELETE of a missing key)
+      const copy = arr.slice();
+      copy[key] = child;
+      return Object.freeze(copy);
+    }
+    const copy = arr.slice();
+    if (op.op === "set") {
       if (key > arr.length) fail(at, `index ${key} is past the end (length ${arr.length})`);
       copy[key] = op.value;
     } else if (op.op === "insert") {
@@ -54,9 +59,13 @@ function step(node: Json, op: Op, i: number, where: string): Json {
     if (last && op.op === "insert") fail(at, "insert needs an array");
     if (last && op.op === "delete" && !Object.hasOwn(obj, key)) return obj;
     if (!last && !Object.hasOwn(obj, key)) fail(at, `no field '${key}'`);
+    if (!last) {
+      const child = step(obj[key], op, i + 1, where);
+      if (child === obj[key]) return obj;
+      return Object.freeze({ ...obj, [key]: child });
+    }
     const copy: Record<string, Json> = { ...obj };
-    if (!last) copy[key] = step(obj[key], op, i + 1, where);
-    else if (op.op === "set") copy[key] = op.value;
+    if (op.op === "set") copy[key] = op.value;
     else delete copy[key];
     return Object.freeze(copy);
   }

@@ -101,6 +101,9 @@ export function createCheckpoint(log: PageLog, eventId: string = log.head()): Ch
   if (state === undefined || log.status(eventId).status !== "accepted") {
     throw new SignedPageError("not-ready", `checkpoint: ${eventId} is not on the head chain`);
   }
+  if (log.height(eventId) === 0) {
+    throw new SignedPageError("not-ready", "checkpoint: the genesis needs no checkpoint");
+  }
   const last = log.checkpoints().at(-1)?.checkpoint;
   return checkObject(
     {
