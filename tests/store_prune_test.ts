@@ -75,14 +75,14 @@ Deno.test("store prune: keeps genesis, checkpoint chain, anchor and descendants;
       checkpointId: cp.id,
       anchorId: e[5].id,
       events: 5 + 2, // e[0..4] and the fork
-      approvals: 7,
+      approvals: 7 + 1, // theirs, and the anchor's (the checkpoint certifies it)
       evidence: 1,
     });
     const kept = [g, ...e.slice(5)].map((x) => x.id);
     assert.deepEqual(store.eventsOf(g.id).map((x) => x.id), kept);
     assert.deepEqual(
       store.objectsOf(g.id, "approval").map((a) => a.parentId),
-      e.slice(5).map((x) => x.id),
+      e.slice(6).map((x) => x.id),
     );
     assert.deepEqual(store.objectsOf(g.id, "evidence"), [h.newEvidence]);
     assert.deepEqual(store.objectsOf(g.id, "checkpoint"), [cp]);
@@ -91,7 +91,7 @@ Deno.test("store prune: keeps genesis, checkpoint chain, anchor and descendants;
     const after = store.getPage(g.id)!;
     assert.equal(after.headId, e[9].id);
     assert.equal(after.rootCheckpointId, cp.id);
-    assert.equal(after.objects, 1 + 5 + 5 + 1 + 1 + 1);
+    assert.equal(after.objects, 1 + 5 + 4 + 1 + 1 + 1);
     assert.equal(after.bytes, store.objectsOf(g.id).reduce((n, o) => n + o.bytes.length, 0));
 
     // History before the anchor cannot come back in; the page goes on from its head.

@@ -40,3 +40,10 @@ export type {
   StoreOptions,
   StoreStats,
 } from "./types.ts";
+export {
+  fromStoredObject,
+  loadPageLog,
+  pageLogBatch,
+  prunePage,
+  toStoredObject,
+} from "./page_objects.ts";

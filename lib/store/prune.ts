@@ -4,7 +4,7 @@
  * A checkpoint commits to the state at its anchor event, so everything a node needs from then on
  * is the genesis (a page log always starts from it), the checkpoint chain with its approvals, the
  * state at the anchor (kept as the page's root), the anchor, its descendants and their
- * approvals. Events that are neither the genesis nor descendants of the anchor (its ancestors,
+ * approvals (not the anchor's own: the checkpoint certifies it). Events that are neither the genesis nor descendants of the anchor (its ancestors,
  * and forks that left the chain before it) are removed, with their approvals and the
  * equivocation evidence about their children.
  *
@@ -153,17 +153,23 @@ export function prune(
        DELETE FROM objects WHERE pno = ?2 AND kind = ${EVENT} AND id IS NOT ?3
          AND id NOT IN (SELECT id FROM keep)`,
     ).run(anchor, pno, page).changes as number;
-    // Approvals of, and evidence about the children of, events no longer stored.
-    const orphaned = (kind: number) =>
-      stmt(
-        conn,
-        `DELETE FROM objects WHERE pno = ?2 AND kind = ${kind} AND parent IS NOT NULL
-           AND parent IS NOT ?1
-           AND NOT EXISTS (SELECT 1 FROM objects e
-                             WHERE e.id = objects.parent AND e.kind = ${EVENT} AND e.pno = ?2)`,
-      ).run(anchor, pno).changes as number;
-    const approvals = orphaned(APPROVAL);
-    const evidence = orphaned(EVIDENCE);
+    // Approvals of events no longer stored, and of the anchor, whose acceptance the checkpoint
+    // now certifies (a log restarted from the checkpoint refuses votes on its root).
+    const approvals = stmt(
+      conn,
+      `DELETE FROM objects WHERE pno = ?2 AND kind = ${APPROVAL} AND (parent = ?1
+         OR NOT EXISTS (SELECT 1 FROM objects e
+                          WHERE e.id = objects.parent AND e.kind = ${EVENT} AND e.pno = ?2))`,
+    ).run(anchor, pno).changes as number;
+    // Evidence about the children of events no longer stored; about the anchor's children it
+    // still matters.
+    const evidence = stmt(
+      conn,
+      `DELETE FROM objects WHERE pno = ?2 AND kind = ${EVIDENCE} AND parent IS NOT NULL
+         AND parent IS NOT ?1
+         AND NOT EXISTS (SELECT 1 FROM objects e
+                           WHERE e.id = objects.parent AND e.kind = ${EVENT} AND e.pno = ?2)`,
+    ).run(anchor, pno).changes as number;
     stmt(conn, "UPDATE pages SET root_checkpoint = ?, root_state = ? WHERE pno = ?")
       .run(checkpoint, anchorState, pno);
     recount(conn, pno);
