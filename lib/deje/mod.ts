@@ -25,4 +25,5 @@ export {
   MAX_WORK,
   type SkippedTimestamp,
   type TipChoice,
+  type TipOptions,
 } from "./tip.ts";

@@ -81,8 +81,17 @@ function ancestryIntervals(doc: DejeDocument): Map<string, [number, number]> {
 
 const short = (id: string) => id.slice(0, 12);
 
-/** Chooses the tip of `doc` and computes its state. Throws {@linkcode DejeError} past MAX_WORK. */
-export function chooseTip(doc: DejeDocument): TipChoice {
+/** Options of {@linkcode chooseTip}. */
+export interface TipOptions {
+  /** Work bound; defaults to {@linkcode MAX_WORK}. */
+  maxWork?: number;
+}
+
+/**
+ * Chooses the tip of `doc` and computes its state. Throws {@linkcode DejeError} when evaluation
+ * needs more than `maxWork` units.
+ */
+export function chooseTip(doc: DejeDocument, options: TipOptions = {}): TipChoice {
   const intervals = ancestryIntervals(doc);
   const isAncestorOrSelf = (x: string, y: string) => {
     const a = intervals.get(x)!, b = intervals.get(y)!;
@@ -90,7 +99,7 @@ export function chooseTip(doc: DejeDocument): TipChoice {
   };
   const failed = new Map<string, string>(); // event id -> why its history does not apply
   const box: StateBox = { root: {} };
-  const budget = { units: MAX_WORK };
+  const budget = { units: options.maxWork ?? MAX_WORK };
   const skipped: SkippedTimestamp[] = [];
   let tip: string | null = null;
 
