@@ -20,6 +20,7 @@ import { nobleBackend } from "./ed25519_noble.ts";
 import { usableNodeBackend } from "./ed25519_node.ts";
 
 export type { KeyPair } from "./ed25519_backend.ts";
+export { KEY_CACHE_MAX } from "./ed25519.ts";
 
 const ed25519 = createEd25519<unknown>(usableNodeBackend() ?? nobleBackend);
 
@@ -63,8 +64,6 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
 export function isValidPublicKey(publicKey: Uint8Array): boolean {
   return ed25519.isValidPublicKey(publicKey);
 }
-
-export { KEY_CACHE_MAX } from "./ed25519.ts";
 
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {

@@ -9,6 +9,10 @@
  * built in). Otherwise it becomes the tip. The state is the tip's: its history applied root-first
  * to `{}`. Like go-deje's tracker, nothing here checks who wrote an event.
  *
+ * The digest words it as "pick the tip from the list, then apply it"; go-deje's tracker applies
+ * each candidate (`DoIteration` calls `Goto`) and keeps the previous tip when that fails. We follow
+ * the code, so the returned state is always a cleanly applied history, never a half-applied one.
+ *
  * Work is linear in the document for ordinary histories; pathological timestamp lists that make
  * the same long history fail again and again stop with an error after {@linkcode MAX_WORK} units.
  *
