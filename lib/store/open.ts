@@ -69,6 +69,13 @@ export function openStoreWith(
   let lock: DirLock | null = null;
   let db: DatabaseSync | undefined;
   try {
+    if (options.create === false) {
+      try {
+        Deno.statSync(path);
+      } catch {
+        throw new StoreError("not-found", `no djdns store in ${abs}`);
+      }
+    }
     if (!readOnly) {
       makeDir(abs);
       lock = lockDataDir(abs);

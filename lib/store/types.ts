@@ -154,6 +154,11 @@ export interface StoreOptions {
    */
   readOnly?: boolean;
   /**
+   * Create the directory and database when missing (default true); when false, a missing
+   * database is a `not-found` error and nothing is created (for tools such as `store prune`).
+   */
+  create?: boolean;
+  /**
    * The check run on open: `quick` (default; SQLite `quick_check`, O(size) but no index
    * cross-check), `full` (`integrity_check`), or `none`.
    */
