@@ -4,7 +4,6 @@ import {
   approveCheckpoint,
   createCheckpoint,
   createPageLog,
-  objectId,
   proposeEvent,
 } from "../lib/page/mod.ts";
 import { DATABASE_FILE, loadPageLog, openStore, pageLogBatch } from "../lib/store/mod.ts";
