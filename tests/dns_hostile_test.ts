@@ -1,0 +1,434 @@
+/**
+ * Malformed and hostile input against the real server, through a raw socket: for each input the
+ * reply (or the absence of one), then proof that the server still answers a normal query. Ends
+ * with 10,000 seeded random datagrams and a flood of 5,000 queries sent without waiting.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { fixtureRegistry, type RunningServer, startDjdns } from "./helpers/djdns.ts";
+import { startUpstream, type TestUpstream } from "./helpers/upstream_server.ts";
+import {
+  buildQuery,
+  decode,
+  encodeName,
+  header,
+  optRecord,
+  seededRandom,
+  TcpClient,
+  UdpClient,
+} from "./helpers/raw_dns.ts";
+
+const FORMERR = 1;
+const NXDOMAIN = 3;
+const NOTIMP = 4;
+const REFUSED = 5;
+
+/** Concatenates byte arrays. */
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** `msg` with its 16-bit header word at `offset` (4 QD, 6 AN, 8 NS, 10 AR) set to `value`. */
+function withCount(msg: Uint8Array, offset: number, value: number): Uint8Array {
+  const out = msg.slice();
+  out[offset] = value >> 8;
+  out[offset + 1] = value & 0xff;
+  return out;
+}
+
+/** A name of labels with the given lengths, as wire bytes. */
+function nameOfLabels(lengths: number[], suffix = "hype"): Uint8Array {
+  const labels = lengths.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n));
+  return encodeName([...labels, suffix].join("."));
+}
+
+/** The question bytes of a query built by `buildQuery` (name, type, class). */
+const questionOf = (q: Uint8Array) => q.subarray(12, q.length - (q[11] ? 11 : 0));
+
+let nextId = 1;
+
+/** Asks a normal question and checks the normal answer: the server is alive and well. */
+async function assertAlive(c: UdpClient, port: number, why: string): Promise<void> {
+  const id = nextId++ & 0xffff;
+  const reply = await c.exchange(port, buildQuery({ id, name: "in.root.demo" }), 3000);
+  assert.ok(reply, `no answer to a normal query after ${why}`);
+  const h = header(reply);
+  assert.equal(h.id, id);
+  assert.equal(h.rcode, 0, `after ${why}`);
+  assert.equal(h.ancount, 1, `after ${why}`);
+  const a = decode(reply).answers?.[0];
+  assert.equal(a?.type === "A" && a.data, "1.2.3.4");
+}
+
+/** Sends `msg` and asserts that nothing comes back within `ms`. */
+async function assertNoReply(c: UdpClient, port: number, msg: Uint8Array, ms = 400) {
+  c.drain();
+  await c.send(port, msg);
+  const reply = await c.next(ms);
+  assert.equal(reply, null, `unexpected reply ${reply && JSON.stringify(header(reply))}`);
+}
+
+/**
+ * Sends `msg` and asserts a header-only error reply: id, QR, opcode and RD echoed, the given
+ * rcode, no records.
+ */
+async function assertErrorReply(c: UdpClient, port: number, msg: Uint8Array, rcode: number) {
+  const reply = await c.exchange(port, msg);
+  assert.ok(reply, "no reply");
+  const h = header(reply);
+  assert.equal(h.qr, true);
+  assert.equal(h.id, (msg[0] << 8) | msg[1]);
+  assert.equal(h.opcode, (msg[2] >> 3) & 0xf);
+  assert.equal(h.rd, (msg[2] & 1) === 1);
+  assert.equal(h.rcode, rcode, `rcode ${h.rcode}, expected ${rcode}`);
+  assert.deepEqual([h.ancount, h.nscount], [0, 0]);
+  return { reply, h };
+}
+
+/** The count of error lines in the server's log (page errors at start-up included). */
+const errorLines = (s: RunningServer) =>
+  s.log().split("\n").filter((l) => /\[(ERR|FTL)\]/.test(l)).length;
+
+Deno.test("hostile input over UDP and TCP", async (t) => {
+  const up: TestUpstream = await startUpstream({
+    zone: { "www.example.net.": [{ type: "A", ttl: 60, data: "192.0.2.1" }] },
+  });
+  let s: RunningServer | undefined;
+  const c = await UdpClient.open();
+  try {
+    const dir = await fixtureRegistry(up.port);
+    s = await startDjdns(["--pages", dir, "--upstream", `127.0.0.1:${up.port}`]);
+    const p = s.port;
+    let exited = false;
+    s.process.status.then(() => (exited = true));
+    const startErrors = errorLines(s);
+    await assertAlive(c, p, "start");
+
+    await t.step("empty datagram, 11 bytes, and a response (QR=1) get no reply", async () => {
+      await assertNoReply(c, p, new Uint8Array(0));
+      await assertNoReply(c, p, buildQuery().subarray(0, 11));
+      const response = buildQuery({ id: 0x4242 });
+      response[2] |= 0x80;
+      await assertNoReply(c, p, response);
+      await assertAlive(c, p, "messages that are not queries");
+    });
+
+    await t.step("QDCOUNT 0 and 2 give FORMERR", async () => {
+      const noQuestion = withCount(buildQuery({ id: 0x100 }).subarray(0, 12), 4, 0);
+      const { h } = await assertErrorReply(c, p, noQuestion, FORMERR);
+      assert.equal(h.qdcount, 0);
+      // Two questions, both present in full.
+      const one = buildQuery({ id: 0x101 });
+      const two = withCount(concat(one, questionOf(one)), 4, 2);
+      await assertErrorReply(c, p, two, FORMERR);
+      // QDCOUNT 2 with only one question present.
+      await assertErrorReply(c, p, withCount(buildQuery({ id: 0x102 }), 4, 2), FORMERR);
+      // Records in the answer or authority section of a query.
+      await assertErrorReply(c, p, withCount(buildQuery({ id: 0x103 }), 6, 1), FORMERR);
+      await assertAlive(c, p, "bad QDCOUNT");
+    });
+
+    await t.step("a 64-octet label and names over 255 octets give FORMERR", async () => {
+      // 64 is a length byte with the top bits 01: neither a label (≤ 63) nor a pointer.
+      const label64 = concat(Uint8Array.of(64), new Uint8Array(64).fill(0x61), encodeName("hype"));
+      await assertErrorReply(c, p, buildQuery({ id: 0x200, rawName: label64 }), FORMERR);
+      // Exactly 255 octets on the wire is the longest legal name: answered (NXDOMAIN).
+      const max = nameOfLabels([63, 63, 63, 56]);
+      assert.equal(max.length, 255);
+      const ok = await c.exchange(p, buildQuery({ id: 0x201, rawName: max }));
+      assert.ok(ok);
+      assert.equal(header(ok).rcode, NXDOMAIN);
+      const over = nameOfLabels([63, 63, 63, 57]);
+      assert.equal(over.length, 256);
+      await assertErrorReply(c, p, buildQuery({ id: 0x202, rawName: over }), FORMERR);
+      const wayOver = nameOfLabels(Array(40).fill(20));
+      await assertErrorReply(c, p, buildQuery({ id: 0x203, rawName: wayOver }), FORMERR);
+      await assertAlive(c, p, "over-long names");
+    });
+
+    await t.step("compression pointers in the question give FORMERR", async () => {
+      // "abc" then a pointer back to offset 12 (itself): a loop, in the question.
+      const loop = Uint8Array.of(3, 0x61, 0x62, 0x63, 0xc0, 12);
+      await assertErrorReply(c, p, buildQuery({ id: 0x300, rawName: loop }), FORMERR);
+      // A question whose name is only a pointer (to the header).
+      await assertErrorReply(
+        c,
+        p,
+        buildQuery({ id: 0x301, rawName: Uint8Array.of(0xc0, 0) }),
+        FORMERR,
+      );
+      // Reserved label types 0x40 and 0x80.
+      await assertErrorReply(
+        c,
+        p,
+        buildQuery({ id: 0x302, rawName: Uint8Array.of(0x41, 0x61, 0) }),
+        FORMERR,
+      );
+      await assertErrorReply(
+        c,
+        p,
+        buildQuery({ id: 0x303, rawName: Uint8Array.of(0x81, 0x61, 0) }),
+        FORMERR,
+      );
+      await assertAlive(c, p, "pointers in the question");
+    });
+
+    await t.step("a pointer loop in the additional section", async () => {
+      // An additional record (type A) owned by a pointer to itself. The server never follows
+      // the owner of a record it skips, so the loop costs nothing and the query is answered.
+      const q = buildQuery({ id: 0x400, name: "in.root.demo" });
+      const rr = Uint8Array.of(0xc0, q.length, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0);
+      const reply = await c.exchange(p, withCount(concat(q, rr), 10, 1));
+      assert.ok(reply);
+      assert.deepEqual([header(reply).rcode, header(reply).ancount], [0, 1]);
+      // The same loop as the owner of an OPT record, whose owner must be the root: FORMERR.
+      const opt = optRecord();
+      const loopOpt = concat(Uint8Array.of(0xc0, q.length), opt.subarray(1));
+      await assertErrorReply(c, p, withCount(concat(q, loopOpt), 10, 1), FORMERR);
+      // A pointer past the end of the message, and an ARCOUNT larger than what is there.
+      const past = Uint8Array.of(0xff, 0xff, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0);
+      const r2 = await c.exchange(p, withCount(concat(q, past), 10, 1));
+      assert.ok(r2);
+      assert.equal(header(r2).rcode, 0);
+      await assertErrorReply(c, p, withCount(q, 10, 3), FORMERR);
+      await assertAlive(c, p, "pointer loops in the additional section");
+    });
+
+    await t.step("truncated questions give FORMERR", async () => {
+      const q = buildQuery({ id: 0x500, name: "in.root.demo" });
+      for (const cut of [13, 16, q.length - 5, q.length - 4, q.length - 1]) {
+        await assertErrorReply(c, p, q.subarray(0, cut), FORMERR);
+      }
+      await assertAlive(c, p, "truncated questions");
+    });
+
+    await t.step("two OPT records, or an OPT not owned by the root, give FORMERR", async () => {
+      const q = buildQuery({ id: 0x600, edns: {} });
+      await assertErrorReply(c, p, withCount(concat(q, optRecord()), 10, 2), FORMERR);
+      const plain = buildQuery({ id: 0x601 });
+      const owned = concat(encodeName("x"), optRecord().subarray(1));
+      await assertErrorReply(c, p, withCount(concat(plain, owned), 10, 1), FORMERR);
+      await assertAlive(c, p, "bad OPT records");
+    });
+
+    await t.step("trailing garbage after a complete query gives FORMERR", async () => {
+      await assertErrorReply(
+        c,
+        p,
+        concat(buildQuery({ id: 0x700 }), Uint8Array.of(1, 2, 3)),
+        FORMERR,
+      );
+      await assertErrorReply(
+        c,
+        p,
+        concat(buildQuery({ id: 0x701, edns: {} }), Uint8Array.of(0)),
+        FORMERR,
+      );
+      await assertAlive(c, p, "trailing garbage");
+    });
+
+    await t.step("opcodes STATUS (2) and UPDATE (5) give NOTIMP", async () => {
+      for (const opcode of [2, 5, 15]) {
+        const { h } = await assertErrorReply(
+          c,
+          p,
+          buildQuery({ id: 0x800 + opcode, opcode }),
+          NOTIMP,
+        );
+        assert.equal(h.opcode, opcode);
+      }
+      await assertAlive(c, p, "other opcodes");
+    });
+
+    await t.step("class CH gets REFUSED, QTYPE OPT FORMERR, both with the question", async () => {
+      // version.bind CH TXT, the classic fingerprinting query.
+      const ch = buildQuery({ id: 0x900, name: "Version.Bind", qtype: 16, qclass: 3 });
+      const { reply, h } = await assertErrorReply(c, p, ch, REFUSED);
+      assert.equal(h.qdcount, 1);
+      assert.deepEqual(reply.subarray(12), ch.subarray(12));
+      const opt = buildQuery({ id: 0x901, qtype: 41 });
+      const r = await assertErrorReply(c, p, opt, FORMERR);
+      assert.equal(r.h.qdcount, 1);
+      await assertAlive(c, p, "class CH");
+    });
+
+    await t.step("AXFR and IXFR over TCP give NOTIMP", async () => {
+      const tcp = await TcpClient.connect(p);
+      try {
+        for (const qtype of [252, 251]) {
+          const q = buildQuery({ id: 0xa00 + qtype, name: "hype", qtype });
+          const reply = await tcp.exchange(q);
+          assert.ok(reply, "no reply over TCP");
+          const h = header(reply);
+          assert.equal(h.id, 0xa00 + qtype);
+          assert.equal(h.rcode, NOTIMP);
+          assert.equal(h.qdcount, 1);
+          assert.deepEqual(reply.subarray(12), q.subarray(12));
+        }
+        // The connection stays usable.
+        const ok = await tcp.exchange(buildQuery({ id: 0xa01, name: "mail.hype", qtype: 15 }));
+        assert.ok(ok);
+        assert.equal(header(ok).ancount, 1);
+      } finally {
+        await tcp.close();
+      }
+    });
+
+    await t.step("EDNS sizes below 512 count as 512", async () => {
+      const reply = await c.exchange(
+        p,
+        buildQuery({ id: 0xb00, name: "big.hype", qtype: 16, edns: { udpSize: 0 } }),
+      );
+      assert.ok(reply);
+      assert.equal(header(reply).tc, true);
+      await assertAlive(c, p, "a tiny EDNS size");
+    });
+
+    await t.step("10,000 seeded random datagrams: replies well formed, server alive", async () => {
+      const rnd = seededRandom(0x5eed);
+      const int = (n: number) => Math.floor(rnd() * n);
+      const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
+      const seeds = [
+        buildQuery({ name: "in.root.demo" }),
+        buildQuery({ name: "Mail.Hype", qtype: 15, edns: { udpSize: 4096 } }),
+        buildQuery({ name: "x.loop.test", edns: {} }),
+        buildQuery({ name: "www.example.net", qtype: 28 }),
+        withCount(concat(buildQuery(), optRecord()), 10, 1),
+      ];
+      const fuzz = (): Uint8Array => {
+        switch (int(3)) {
+          case 0: // pure noise, mostly short
+            return bytes(int(4) === 0 ? int(1500) : int(64));
+          case 1: { // a valid query with a few bytes flipped, cut or extended
+            const m = seeds[int(seeds.length)].slice();
+            for (let i = int(4); i >= 0; i--) m[int(m.length)] = int(256);
+            if (int(3) === 0) return m.subarray(0, int(m.length));
+            return int(4) === 0 ? concat(m, bytes(int(20))) : m;
+          }
+          default: { // a plausible header (QR=0) with random counts and random labels
+            const h = bytes(12);
+            h[2] &= 0x7f;
+            if (int(2)) h[2] &= 0x87; // opcode 0 half the time
+            h[4] = 0;
+            h[5] = int(3);
+            for (const o of [6, 8, 10]) h[o] = 0, h[o + 1] = int(3) === 0 ? int(3) : 0;
+            const body: number[] = [];
+            for (let l = int(6); l > 0; l--) {
+              const len = int(8) === 0 ? 0xc0 | int(64) : int(70);
+              body.push(len, ...bytes(len & 0x3f));
+            }
+            body.push(0, 0, int(3) ? 1 : int(256), 0, int(3) ? 1 : int(256));
+            return concat(h, Uint8Array.from(body), bytes(int(3) === 0 ? int(30) : 0));
+          }
+        }
+      };
+      c.drain();
+      let sent = 0;
+      const fromRandom = await UdpClient.open();
+      try {
+        for (let batch = 0; batch < 100; batch++) {
+          const sends: Promise<void>[] = [];
+          for (let i = 0; i < 100; i++) sends.push(fromRandom.send(p, fuzz()));
+          await Promise.all(sends);
+          sent += 100;
+          // A short pause per batch keeps the socket buffers from dropping most of them.
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        assert.equal(sent, 10_000);
+        await new Promise((r) => setTimeout(r, 500));
+        let replies = 0;
+        for (let m = await fromRandom.next(200); m; m = await fromRandom.next(200)) {
+          replies++;
+          // Whatever came back is a reply with a header, never a query (no reflection loops).
+          const h = header(m);
+          assert.equal(h.qr, true);
+        }
+        assert.ok(replies > 1000, `only ${replies} replies to 10,000 datagrams`);
+      } finally {
+        await fromRandom.close();
+      }
+      assert.equal(exited, false, `the server exited:\n${s!.log()}`);
+      await assertAlive(c, p, "10,000 random datagrams");
+      assert.equal(errorLines(s!), startErrors, `new errors in the log:\n${s!.log()}`);
+    });
+
+    await t.step("a flood of 5,000 queries sent without waiting, then normal service", async () => {
+      const flood = await UdpClient.open();
+      try {
+        const names = ["in.root.demo", "mail.hype", "nope.hype", "www.example.net"];
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < 5000; i++) {
+          // Some distinct uncached names too, so the flood is not all cache hits.
+          const name = i % 10 === 0 ? `n${i}.flood.hype` : names[i % names.length];
+          sends.push(flood.send(p, buildQuery({ id: i, name })));
+        }
+        await Promise.all(sends);
+        // Let it drain: wait until replies stop coming for a moment.
+        let last = -1;
+        for (let i = 0; i < 50 && flood.pending !== last; i++) {
+          last = flood.pending;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(flood.pending > 0, "no reply at all to the flood");
+        const start = Date.now();
+        await assertAlive(c, p, "a flood of 5,000 queries");
+        assert.ok(
+          Date.now() - start < 1000,
+          `normal query took ${Date.now() - start} ms after the flood`,
+        );
+        const fresh = await c.exchange(p, buildQuery({ id: 0xc00, name: "after.flood.hype" }));
+        assert.ok(fresh);
+        assert.equal(header(fresh).rcode, NXDOMAIN);
+      } finally {
+        await flood.close();
+      }
+    });
+  } finally {
+    await c.close();
+    if (s) await s.stop("SIGKILL");
+    await up.close();
+  }
+});
+
+Deno.test({
+  name: "hostile: a label containing a dot is forwarded as that label, not as two",
+  // Known bug, left to the forwarder's owner: parseQuery gives the name in presentation form
+  // ("a\.b.example.net"), and the forwarder's encodeName does not interpret escapes, so the
+  // upstream is asked about the labels "a\" and "b" — another name — and its records for that
+  // name go back to the client. Same for bytes escaped as \DDD. Unignore once fixed.
+  ignore: true,
+  async fn() {
+    const up = await startUpstream({
+      zone: { "a\\.b.example.net.": [{ type: "A", data: "192.0.2.66" }] },
+    });
+    let s: RunningServer | undefined;
+    const c = await UdpClient.open();
+    try {
+      s = await startDjdns([
+        "--pages",
+        await fixtureRegistry(up.port),
+        "--upstream",
+        `127.0.0.1:${up.port}`,
+      ]);
+      // One label "a.b" (with a dot in it), then example.net.
+      const name = concat(Uint8Array.of(3, 0x61, 0x2e, 0x62), encodeName("example.net"));
+      const reply = await c.exchange(s.port, buildQuery({ rawName: name }));
+      assert.ok(reply);
+      // The upstream must have been asked the same three-label name.
+      const asked = up.lastQuery?.questions?.[0].name;
+      assert.notEqual(asked, "a\\.b.example.net", "forwarded as the four labels a\\ b example net");
+      assert.equal(header(reply).ancount, 0, "answered with records of another name");
+    } finally {
+      await c.close();
+      if (s) await s.stop("SIGKILL");
+      await up.close();
+    }
+  },
+});
