@@ -23,24 +23,32 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 // (copy-on-write), so hashing the next state re-encodes only what changed.
 const memo = new WeakMap<object, string>();
 
-function fail(where: string, what: string): never {
+// The location of a failure is rebuilt from a stack of keys only when something fails: building
+// a location string for every node made encoding several times slower.
+function fail(root: string, path: readonly (string | number)[], what: string): never {
+  const where = root + path.map((k) => typeof k === "number" ? `[${k}]` : `.${k}`).join("");
   throw new SignedPageError("malformed", `${where}: ${what}`);
 }
 
-function encode(value: unknown, where: string, depth: number, useMemo: boolean): string {
+function encode(
+  value: unknown,
+  root: string,
+  path: (string | number)[],
+  useMemo: boolean,
+): string {
   switch (typeof value) {
     case "string":
-      if (!value.isWellFormed()) fail(where, "string contains a lone surrogate");
+      if (!value.isWellFormed()) fail(root, path, "string contains a lone surrogate");
       return JSON.stringify(value);
     case "number":
-      if (!Number.isFinite(value)) fail(where, "number is not finite");
+      if (!Number.isFinite(value)) fail(root, path, "number is not finite");
       // ECMAScript Number::toString is exactly the RFC 8785 number form; -0 becomes "0".
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";
     case "object": {
       if (value === null) return "null";
-      if (depth >= MAX_DEPTH) fail(where, `nested deeper than ${MAX_DEPTH}`);
+      if (path.length >= MAX_DEPTH) fail(root, path, `nested deeper than ${MAX_DEPTH}`);
       if (useMemo) {
         const hit = memo.get(value);
         if (hit !== undefined) return hit;
@@ -50,23 +58,29 @@ function encode(value: unknown, where: string, depth: number, useMemo: boolean):
         out = "[";
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out += ",";
-          out += encode(value[i], `${where}[${i}]`, depth + 1, useMemo);
+          path.push(i);
+          out += encode(value[i], root, path, useMemo);
+          path.pop();
         }
         out += "]";
       } else {
         const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) fail(where, "not a plain JSON object");
+        if (proto !== Object.prototype && proto !== null) {
+          fail(root, path, "not a plain JSON object");
+        }
         // Default sort compares UTF-16 code units: exactly RFC 8785 §3.2.3.
         const keys = Object.keys(value).sort();
         out = "{";
         for (let i = 0; i < keys.length; i++) {
           const key = keys[i];
-          if (key === "__proto__") fail(where, "key __proto__ is not allowed");
-          if (!key.isWellFormed()) fail(where, "key contains a lone surrogate");
+          if (key === "__proto__") fail(root, path, "key __proto__ is not allowed");
+          if (!key.isWellFormed()) fail(root, path, "key contains a lone surrogate");
           const v = (value as Record<string, unknown>)[key];
-          if (v === undefined) fail(`${where}.${key}`, "undefined is not JSON");
+          path.push(key);
+          if (v === undefined) fail(root, path, "undefined is not JSON");
           if (i > 0) out += ",";
-          out += JSON.stringify(key) + ":" + encode(v, `${where}.${key}`, depth + 1, useMemo);
+          out += JSON.stringify(key) + ":" + encode(v, root, path, useMemo);
+          path.pop();
         }
         out += "}";
       }
@@ -74,7 +88,7 @@ function encode(value: unknown, where: string, depth: number, useMemo: boolean):
       return out;
     }
     default:
-      return fail(where, `${typeof value} is not JSON`);
+      return fail(root, path, `${typeof value} is not JSON`);
   }
 }
 
@@ -84,12 +98,12 @@ function encode(value: unknown, where: string, depth: number, useMemo: boolean):
  * nesting deeper than {@linkcode MAX_DEPTH}); `where` names the value in that message.
  */
 export function canonicalize(value: unknown, where = "value"): string {
-  return encode(value, where, 0, false);
+  return encode(value, where, [], false);
 }
 
 /** Like {@linkcode canonicalize}, reusing cached encodings of frozen subtrees (page states). */
 export function canonicalizeShared(value: unknown, where = "value"): string {
-  return encode(value, where, 0, true);
+  return encode(value, where, [], true);
 }
 
 /** UTF-8 bytes of the canonical JSON of `value`. */

@@ -432,9 +432,20 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     }
   }
 
+  /** The approval of (event, key) already held with these exact bytes, if any. */
+  function held(a: Approval): boolean {
+    const n = nodes.get(a.event);
+    const m = n ? n.approvals : heldApprovals.get(a.event);
+    const h = m?.get(a.key);
+    return h !== undefined && h.sig === a.sig && h.parent === a.parent;
+  }
+
   function checkedApproval(raw: Approval, where: string): Approval {
     const a = checkObject(raw, "approval", where);
     checkPage(a.page, where);
+    // Each signature is verified once per log: a copy of a held approval (gossip duplicates,
+    // evidence that repeats it) is recognised by its bytes.
+    if (held(a)) return a;
     if (!verifyApproval(a)) {
       throw new SignedPageError(
         "bad-signature",

@@ -23,6 +23,8 @@ import {
 } from "./limits.ts";
 import { type PageState, validateState } from "./state.ts";
 
+const encoder = new TextEncoder();
+
 /** The format version this implementation reads and writes. */
 export const VERSION = 1;
 
@@ -257,14 +259,26 @@ export function checkObject<T extends SignedObject["type"]>(
   }
   const o = value as Record<string, Json>;
   shapeHeader(o, type, where);
-  const size = new TextEncoder().encode(canonicalize(o, where)).length;
-  const max = MAX_BYTES[o.type as SignedObject["type"]];
-  if (size > max) {
-    throw new SignedPageError("too-large", `${where}: ${size} bytes, limit ${max} for ${o.type}`);
+  const t = o.type as SignedObject["type"];
+  let text: string | undefined;
+  // Approvals and evidence have fixed-size fields, checked below: no need to measure them.
+  if (t !== "approval" && t !== "checkpoint-approval" && t !== "evidence") {
+    text = canonicalize(o, where);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: measure exactly only near the limit.
+    const max = MAX_BYTES[t];
+    const size = text.length * 3 <= max ? 0 : encoder.encode(text).length;
+    if (size > max) {
+      throw new SignedPageError("too-large", `${where}: ${size} bytes, limit ${max} for ${t}`);
+    }
   }
   checkByType(o, where);
-  return deepFreeze(o) as unknown as Extract<SignedObject, { type: T }>;
+  deepFreeze(o);
+  if (text !== undefined) texts.set(o, text);
+  return o as unknown as Extract<SignedObject, { type: T }>;
 }
+
+// Canonical text of objects checked here (frozen, so it cannot go stale): the id reuses it.
+const texts = new WeakMap<object, string>();
 
 function shapeHeader(o: Record<string, Json>, type: string | undefined, where: string): void {
   if (typeof o.type !== "string" || !(o.type in MAX_BYTES)) {
@@ -288,14 +302,14 @@ const ids = new WeakMap<object, string>();
 
 /** The canonical bytes of a signed object (RFC 8785 JSON, UTF-8). */
 export function encodeObject(obj: SignedObject): Uint8Array {
-  return new TextEncoder().encode(canonicalize(obj, obj.type));
+  return encoder.encode(texts.get(obj) ?? canonicalize(obj, obj.type));
 }
 
 /** The id of a signed object: lowercase hex SHA-256 of its canonical bytes (cached). */
 export function objectId(obj: SignedObject): string {
   let id = ids.get(obj);
   if (id === undefined) {
-    id = sha256Hex(canonicalize(obj, obj.type));
+    id = sha256Hex(texts.get(obj) ?? canonicalize(obj, obj.type));
     if (Object.isFrozen(obj)) ids.set(obj, id);
   }
   return id;
@@ -315,7 +329,6 @@ export function decodeObject<T extends SignedObject["type"]>(
   return checkObject(value, type);
 }
 
-const encoder = new TextEncoder();
 const APPROVAL_TAG = encoder.encode("djdns/approval/v1\0");
 const CHECKPOINT_APPROVAL_TAG = encoder.encode("djdns/checkpoint-approval/v1\0");
 
@@ -342,37 +355,20 @@ export function checkpointApprovalMessage(page: string, checkpoint: string): Uin
   return message(CHECKPOINT_APPROVAL_TAG, [page, checkpoint]);
 }
 
-// Verifying costs ~25 µs; the same approval arrives from many peers and again inside evidence.
-const VERIFIED_MAX = 1 << 16;
-const verified = new Set<string>();
-
-function remember(sig: string): void {
-  if (verified.size >= VERIFIED_MAX) verified.delete(verified.values().next().value!);
-  verified.add(sig);
-}
-
-/** True when a (well-formed) approval's signature verifies. Results are cached by content. */
+/** True when a (well-formed) approval's signature verifies over its event, parent and page. */
 export function verifyApproval(a: Approval): boolean {
-  const memo = `a${a.page}${a.parent}${a.event}${a.key}${a.sig}`;
-  if (verified.has(memo)) return true;
-  const ok = verify(
+  return verify(
     Uint8Array.fromHex(a.key),
     approvalMessage(a.page, a.parent, a.event),
     Uint8Array.fromHex(a.sig),
   );
-  if (ok) remember(memo);
-  return ok;
 }
 
-/** True when a (well-formed) checkpoint approval's signature verifies. Cached by content. */
+/** True when a (well-formed) checkpoint approval's signature verifies. */
 export function verifyCheckpointApproval(a: CheckpointApproval): boolean {
-  const memo = `c${a.page}${a.checkpoint}${a.key}${a.sig}`;
-  if (verified.has(memo)) return true;
-  const ok = verify(
+  return verify(
     Uint8Array.fromHex(a.key),
     checkpointApprovalMessage(a.page, a.checkpoint),
     Uint8Array.fromHex(a.sig),
   );
-  if (ok) remember(memo);
-  return ok;
 }
