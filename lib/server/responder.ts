@@ -172,7 +172,13 @@ export function createResponder(options: ResponderOptions): Responder {
     // Our header, their sections: QR, opcode 0, RA; AA/AD/TC of the upstream are not ours to claim.
     template.bytes[2] = 0x80 | (template.bytes[2] & 0x01);
     template.bytes[3] = 0x80 | (template.bytes[3] & 0x0f);
-    const entry: Entry = { template, storedAt: now(), ages: true, generation: gen, forwarded: true };
+    const entry: Entry = {
+      template,
+      storedAt: now(),
+      ages: true,
+      generation: gen,
+      forwarded: true,
+    };
     cache.set(query.key, entry, responseTtl(up.packet) * 1000, template.bytes.length + 64);
     return entry;
   }
