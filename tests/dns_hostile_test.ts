@@ -10,6 +10,7 @@ import { fixtureRegistry, type RunningServer, startDjdns } from "./helpers/djdns
 import { startUpstream, type TestUpstream } from "./helpers/upstream_server.ts";
 import {
   buildQuery,
+  concat,
   decode,
   encodeName,
   header,
@@ -23,17 +24,6 @@ const FORMERR = 1;
 const NXDOMAIN = 3;
 const NOTIMP = 4;
 const REFUSED = 5;
-
-/** Concatenates byte arrays. */
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** `msg` with its 16-bit header word at `offset` (4 QD, 6 AN, 8 NS, 10 AR) set to `value`. */
 function withCount(msg: Uint8Array, offset: number, value: number): Uint8Array {

@@ -235,6 +235,17 @@ export class UdpClient {
   }
 }
 
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
 /** Frames `msg` for DNS over TCP (2-byte big-endian length prefix). */
 export function frame(msg: Uint8Array): Uint8Array {
   const out = new Uint8Array(msg.length + 2);
