@@ -136,8 +136,8 @@ interface Node {
   state?: PageState;
   track?: Track;
   error?: SignedPageError;
+  /** Approval by key; its keys are the approvers counted by countPower. */
   readonly approvals: Map<string, Approval>;
-  readonly approvers: Set<string>;
   power: number;
   accepted: boolean;
   finalized: boolean;
@@ -155,7 +155,6 @@ function newNode(id: string, event: PageEvent | null, parentId: string | null): 
     depth: 0,
     linked: false,
     approvals: new Map(),
-    approvers: new Set(),
     power: 0,
     accepted: false,
     finalized: false,
@@ -190,7 +189,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   let heldCount = 0;
   // Every signed approval claim (parent, key) → event → approval, matching or not: equivocation
   // is a property of what a key signed, so it must not depend on which objects arrived first.
-  const claims = new Map<string, Map<string, Map<string, Approval>>>();
+  const claims = new Map<string, Approval | Map<string, Approval>>(); // parent + key → claims
   const excluded = new Map<string, Set<string>>(); // parent → equivocating keys
   const found = new Map<string, Evidence>(); // `${parent}/${key}` → evidence
   const chain = [...root.chain];
@@ -236,17 +235,25 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   }
 
   function recordClaim(a: Approval): void {
-    let byKey = claims.get(a.parent);
-    if (!byKey) claims.set(a.parent, byKey = new Map());
-    let byEvent = byKey.get(a.key);
-    if (!byEvent) byKey.set(a.key, byEvent = new Map());
+    const claim = a.parent + a.key;
+    const prev = claims.get(claim);
+    if (prev === undefined) {
+      // Nearly every claim is the only one of its (parent, key): keep just the approval.
+      claims.set(claim, a);
+      return;
+    }
+    let byEvent: Map<string, Approval>;
+    if (prev instanceof Map) byEvent = prev;
+    else {
+      if (prev.event === a.event) return;
+      byEvent = new Map([[prev.event, prev]]);
+      claims.set(claim, byEvent);
+    }
     if (byEvent.has(a.event)) return;
     byEvent.set(a.event, a);
-    if (byEvent.size >= 2) {
-      // The two lowest event ids: the same evidence whatever order the claims arrived in.
-      const [x, y] = [...byEvent.keys()].sort();
-      found.set(`${a.parent}/${a.key}`, evidenceOf(byEvent.get(x)!, byEvent.get(y)!));
-    }
+    // The two lowest event ids: the same evidence whatever order the claims arrived in.
+    const [x, y] = [...byEvent.keys()].sort();
+    found.set(`${a.parent}/${a.key}`, evidenceOf(byEvent.get(x)!, byEvent.get(y)!));
     if (byEvent.size === 2) {
       let set = excluded.get(a.parent);
       if (!set) excluded.set(a.parent, set = new Set());
@@ -272,7 +279,6 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
   function store(n: Node, a: Approval): void {
     n.approvals.set(a.key, a);
-    n.approvers.add(a.key);
     markDirty(n);
   }
 
@@ -341,11 +347,8 @@ function createLog(genesis: Genesis, root: Root): PageLog {
         n.state = applied.state;
         n.track = applied.track;
         // Approvals held before the parent state was known: drop those of non-participants.
-        for (const key of n.approvers) {
-          if (!Object.hasOwn(p.state.governance.participants, key)) {
-            n.approvers.delete(key);
-            n.approvals.delete(key);
-          }
+        for (const key of [...n.approvals.keys()]) {
+          if (!Object.hasOwn(p.state.governance.participants, key)) n.approvals.delete(key);
         }
       }
       for (const c of n.children) enqueue(c, queue);
@@ -355,12 +358,12 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     if (n.state !== undefined) {
       const table = voteTable(p.state!.governance);
       const eq = excluded.get(p.id) ?? NO_KEYS;
-      power = countPower(table, n.approvers, eq);
+      power = countPower(table, n.approvals, eq);
       const track = n.track!;
       const enough = track.kind === "content"
         ? reaches(table, power, table.contentPpm)
         : reaches(table, power, table.membershipPpm) ||
-          (track.kind === "delegation" && n.approvers.has(track.delegator) &&
+          (track.kind === "delegation" && n.approvals.has(track.delegator) &&
             !eq.has(track.delegator));
       accepted = p.accepted && (enough || n.finalized);
     }

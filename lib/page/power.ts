@@ -28,16 +28,16 @@ function scale(amount: number, ppm: number): number {
 
 /**
  * The vote power (micro-weight) approving one event under `table`: `approvers` are the keys that
- * approved it, `excluded` the equivocators at its parent (their own power, and power delegated
+ * approved it (a set, or a map keyed by them), `excluded` the equivocators at its parent (their own power, and power delegated
  * through them, counts for nobody). Keys that are not participants are ignored.
  */
 export function countPower(
   table: VoteTable,
-  approvers: ReadonlySet<string>,
+  approvers: ReadonlySet<string> | ReadonlyMap<string, unknown>,
   excluded: ReadonlySet<string>,
 ): number {
   let total = 0;
-  for (const key of approvers) {
+  for (const key of approvers.keys()) {
     const p = table.power.get(key);
     if (p !== undefined && !excluded.has(key)) total += p;
   }
