@@ -11,7 +11,6 @@
  * @module
  */
 import { type Applied, applyEvent } from "./apply.ts";
-import { canonicalize } from "./canonical.ts";
 import {
   checkCheckpointState,
   type CheckpointLink,
@@ -667,9 +666,4 @@ export function openFromCheckpoint(
   const last = chain[chain.length - 1].checkpoint;
   const s = checkCheckpointState(last, state);
   return createLog(g, { id: last.event, depth: last.height, state: s, tip, chain: [...chain] });
-}
-
-/** True when two states are the same JSON (canonical comparison). */
-export function sameState(a: PageState, b: PageState): boolean {
-  return a === b || canonicalize(a) === canonicalize(b);
 }
