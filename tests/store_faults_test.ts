@@ -159,7 +159,7 @@ Deno.test("store faults: a read-only file system (ro tmpfs) is a clear error, da
         ro.close();
       }
     } catch (e) {
-      assert.ok(e instanceof StoreError && /djdns\.db/.test(e.message), String(e));
+      assert.ok(e instanceof StoreError && /read-only file system\?\)$/.test(e.message), String(e));
       console.log(`read-only open on a read-only mount: ${e.message}`);
     }
     assert.ok(run("mount", "-o", "remount,rw", m.dir).ok);

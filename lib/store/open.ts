@@ -128,6 +128,13 @@ export function openStoreWith(
       db?.close();
     } catch { /* already failing */ }
     lock?.release();
+    if (
+      readOnly && e instanceof StoreError && e.code === "io" && /unable to open/.test(e.message)
+    ) {
+      // SQLite reads a WAL database only next to its -wal/-shm files, creating them if absent.
+      e.message += ` (reading needs ${DATABASE_FILE}-wal and -shm next to it, which cannot ` +
+        "be created here: is the directory on a read-only file system?)";
+    }
     throw e;
   }
 }
