@@ -211,7 +211,7 @@ Deno.test("log: rejected statuses say why; approvals of non-participants held ea
   const s = log.status(objectId(bad));
   equal(s.status, "rejected");
   equal(s.code, "apply-failed");
-  ok(s.reason!.includes("no element 7"), s.reason);
+  ok(s.reason!.includes("no element 7"), s.reason ?? "");
   const good = proposeEvent(log.pageId, log.pageId, "DELETE", { path: ["branches", 0] });
   log.addApproval(approve(key(9).secretKey, good));
   log.addEvent(good);
