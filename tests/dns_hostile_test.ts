@@ -340,7 +340,9 @@ Deno.test("hostile input over UDP and TCP", async (t) => {
           const h = header(m);
           assert.equal(h.qr, true);
         }
-        assert.ok(replies > 1000, `only ${replies} replies to 10,000 datagrams`);
+        // About three quarters get a reply (FORMERR, NOTIMP, answers); socket buffers may drop
+        // some on a loaded machine, hence the lower bound.
+        assert.ok(replies > 2000, `only ${replies} replies to 10,000 datagrams`);
       } finally {
         await fromRandom.close();
       }
