@@ -439,6 +439,65 @@ Deno.test("e2e: --no-upstream refuses outside names and keeps answering the regi
   }
 });
 
+Deno.test("e2e: not an open resolver: outside names only for loopback or --allow-recursion", async () => {
+  // Needs a local address that is not loopback, so that the client is not trusted by default.
+  const ip = Deno.networkInterfaces().find((i) =>
+    i.family === "IPv4" && !i.address.startsWith("127.")
+  )?.address;
+  if (!ip) {
+    console.log("skipped: no non-loopback IPv4 address on this machine");
+    return;
+  }
+  const portOf = (s: RunningServer) =>
+    Number(new RegExp(`listening on "?${ip.replaceAll(".", "\\.")}:(\\d+)`).exec(s.log())?.[1]);
+  await withServer(["--listen", "127.0.0.1:0", "--listen", `${ip}:0`], async (s, up) => {
+    // startDjdns returns at the first "listening" line; the second follows.
+    assert.ok(await within(2000, () => Promise.resolve(portOf(s) > 0)) >= 0, s.log());
+    const outer = portOf(s);
+    // A loopback client has the name forwarded (and cached).
+    assert.deepEqual(datas(await digq(s.port, "www.example.net")), ["192.0.2.1"]);
+    assert.equal(up.queries, 1);
+    const c = await UdpClient.open(ip);
+    try {
+      const q = buildQuery({ id: 0x0a0a, name: "www.example.net" });
+      const reply = await c.exchange(outer, q);
+      assert.ok(reply, `no reply to ${ip}`);
+      const h = header(reply);
+      assert.equal(h.rcode, 5, "a non-loopback client got an outside name resolved");
+      assert.equal(h.ancount, 0, "the cached forwarded answer leaked to a non-loopback client");
+      assert.deepEqual(reply.subarray(12, q.length), q.subarray(12));
+      // Registry names are answered for everyone.
+      const reg = await c.exchange(outer, buildQuery({ id: 0x0a0b, name: "in.root.demo" }));
+      assert.ok(reg);
+      assert.deepEqual([header(reg).rcode, header(reg).ancount], [0, 1]);
+      // Not forwarded for it either (another name, not in the cache).
+      const other = await c.exchange(outer, buildQuery({ id: 0x0a0c, name: "cached.example.org" }));
+      assert.equal(other && header(other).rcode, 5);
+    } finally {
+      await c.close();
+    }
+    const tcp = await TcpClient.connect(outer, ip);
+    try {
+      const reply = await tcp.exchange(buildQuery({ id: 0x0a0d, name: "www.example.net" }));
+      assert.equal(reply && header(reply).rcode, 5, "forwarded over TCP for a non-loopback client");
+    } finally {
+      await tcp.close();
+    }
+    assert.equal(up.queries, 1, "a non-loopback client's query reached the upstream");
+  });
+  await withServer(["--listen", `${ip}:0`, "--allow-recursion", `${ip}/32`], async (s, up) => {
+    const c = await UdpClient.open(ip);
+    try {
+      const reply = await c.exchange(s.port, buildQuery({ id: 0x0b0b, name: "www.example.net" }));
+      assert.ok(reply);
+      assert.deepEqual([header(reply).rcode, header(reply).ancount], [0, 1]);
+      assert.equal(up.queries, 1);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 Deno.test("e2e: listens on IPv6 loopback", async () => {
   // Skip (and say so) when this machine has no ::1.
   try {
