@@ -47,7 +47,21 @@ export function serveTcp(
     let inFlight = 0;
     let slotFreed: (() => void) | null = null;
     let writing = Promise.resolve();
-    let idle = setTimeout(() => conn.close(), idleMs);
+    let finished = false;
+    // Idle means no complete query for idleMs and none being answered: a connection waiting
+    // for a slow (forwarded) answer is not idle, and its timer restarts when the last answer
+    // is sent.
+    const onIdle = () => {
+      if (inFlight > 0 || finished) return;
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    };
+    let idle = setTimeout(onIdle, idleMs);
+    const restartIdle = () => {
+      clearTimeout(idle);
+      if (!finished) idle = setTimeout(onIdle, idleMs);
+    };
     const chunk = new Uint8Array(16 * 1024);
     const write = (reply: Uint8Array) => {
       const framed = new Uint8Array(reply.length + 2);
@@ -74,8 +88,7 @@ export function serveTcp(
           if (buf.length < len + 2) break;
           const msg = buf.slice(2, len + 2);
           buf = buf.subarray(len + 2);
-          clearTimeout(idle);
-          idle = setTimeout(() => conn.close(), idleMs);
+          restartIdle();
           const out = responder.handle(msg, origin);
           if (out instanceof Promise) {
             inFlight++;
@@ -84,6 +97,7 @@ export function serveTcp(
               slotFreed?.();
               slotFreed = null;
               if (r) write(r);
+              if (inFlight === 0) restartIdle();
             });
           } else if (out) {
             write(out);
@@ -91,7 +105,8 @@ export function serveTcp(
         }
       }
       // A client may half-close (shut down its sending side) right after its last query; what
-      // is still being answered must be written before we close. The idle timer bounds the wait.
+      // is still being answered must be written before we close. Every answer settles (the
+      // forwarder has timeouts), so this wait is bounded.
       while (inFlight > 0) await new Promise<void>((r) => (slotFreed = r));
       await writing;
     } catch (e) {
@@ -99,6 +114,7 @@ export function serveTcp(
         log.debug("connection from {addr}: {e}", { addr, e });
       }
     } finally {
+      finished = true;
       clearTimeout(idle);
       open.delete(conn);
       try {
