@@ -18,13 +18,14 @@ const UPSTREAM_DELAY_MS = 300;
 async function withServer(
   extra: string[],
   body: (s: RunningServer, up: TestUpstream) => Promise<void>,
+  delayMs = UPSTREAM_DELAY_MS,
 ): Promise<void> {
   const up = await startUpstream({
     zone: {
       "slow.example.net.": [{ type: "A", ttl: 60, data: "192.0.2.30" }],
       "late.example.net.": [{ type: "A", ttl: 60, data: "192.0.2.31" }],
     },
-    delayMs: UPSTREAM_DELAY_MS,
+    delayMs,
   });
   let s: RunningServer | undefined;
   try {
@@ -257,4 +258,23 @@ Deno.test("tcp: --tcp-max 4 closes the extra connections; closing frees slots", 
       for (const c of conns) await c.close();
     }
   });
+});
+
+Deno.test("tcp: a connection waiting for a slow answer is not idle", async () => {
+  // The upstream takes 1.3 s, longer than the 1 s idle timeout (and within the forwarder's).
+  await withServer(["--tcp-idle", "1", "--upstream-timeout", "3000"], async (s) => {
+    const c = await TcpClient.connect(s.port);
+    try {
+      const reply = await c.exchange(buildQuery({ id: 60, name: "slow.example.net" }), 3000);
+      assert.ok(reply, "closed as idle while the answer was on its way");
+      assert.equal(header(reply).ancount, 1);
+      // Idle time counts from the answer: about 1 s more, then closed.
+      const answered = Date.now();
+      assert.ok(await c.waitClosed(2500), "not closed after the answer");
+      const took = Date.now() - answered;
+      assert.ok(took >= 700, `closed ${took} ms after the answer`);
+    } finally {
+      await c.close();
+    }
+  }, 1300);
 });
