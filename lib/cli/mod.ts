@@ -17,6 +17,7 @@ Usage: djdns COMMAND [OPTIONS]
 Commands:
   run                      serve DNS (UDP and TCP) from the registry, forwarding other names
   resolve NAME [TYPE]      look one name up through the registry, optionally with --trace
+  page import|export|show  signed pages in the data directory
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
 
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: () => Promise.resolve(runMain),
   resolve: () => Promise.resolve(resolveMain),
   // Loaded on demand: the server does not need the store or the DEJE code to start.
+  page: async () => (await import("./page.ts")).pageMain,
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
 };

@@ -4,10 +4,13 @@
  *
  * @module
  */
-import { DEFAULT_ROOT_PAGE } from "../anchor/default_root.ts";
+import { ROOT_GENESIS, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
+import { openAnchor, validateState } from "../page/mod.ts";
+import { signedPage } from "../registry/signed.ts";
+import type { LoadedPage } from "../registry/source.ts";
+import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
 import { createForwarder, defaultUpstreams, type Forwarder } from "../forwarder/mod.ts";
 import { loadPageDir, type PageSnapshot, snapshotSource } from "../registry/files.ts";
-import { parsePage } from "../registry/page.ts";
 import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
 import type { Forward } from "../server/responder.ts";
 import { type HostPort, parseHostPort } from "./addr.ts";
@@ -17,6 +20,7 @@ import { UsageError } from "./usage.ts";
 export const REGISTRY_OPTIONS = {
   pages: { type: "string" },
   root: { type: "string" },
+  data: { type: "string" },
   upstream: { type: "string", multiple: true },
   "no-upstream": { type: "boolean" },
   "upstream-timeout": { type: "string" },
@@ -24,8 +28,12 @@ export const REGISTRY_OPTIONS = {
 
 /** Help text of {@linkcode REGISTRY_OPTIONS}. */
 export const REGISTRY_HELP =
-  `  --pages DIR              serve the page files in DIR (original DJDNS format)
+  `  --pages DIR              serve the page files in DIR (original DJDNS format) instead of
+                           the embedded root trust anchor
   --root FILE              root page inside DIR (default root.json)
+  --data DIR               data directory with the verified signed pages (default without
+                           --pages: $XDG_DATA_HOME/djdns, else ~/.local/share/djdns; with
+                           --pages: none unless given)
   --upstream ADDR[:PORT]   upstream resolver for names outside the registry (repeatable;
                            default: the nameservers of /etc/resolv.conf, minus djdns itself)
   --no-upstream            forward nothing: names outside the registry get REFUSED
@@ -35,39 +43,94 @@ export const REGISTRY_HELP =
 export interface Registry {
   /** The current snapshot (swapped by reloads). */
   snapshot: PageSnapshot;
-  /** Reloads the page directory; throws when the new root is invalid (the old stays). */
+  /** Reloads pages (files and stored signed pages); throws when the new root is invalid. */
   reload(): Promise<PageSnapshot>;
-  /** A description for logs: the directory or "embedded default root". */
+  /** A description for logs. */
   describe: string;
+  /** Releases the data directory. */
+  close(): void;
 }
 
-/** Loads the registry named by `--pages`/`--root`, or the embedded default root. */
-export async function loadRegistry(values: Record<string, unknown>): Promise<Registry> {
+// Verified signed pages held in the data directory, as resolver pages keyed `djdns:<id>`. The
+// stored states were verified before they were written; they are read, not recomputed.
+function storedPages(store: Store | undefined): Map<string, LoadedPage | Error> {
+  const pages = new Map<string, LoadedPage | Error>();
+  if (!store) return pages;
+  for (const rec of store.listPages()) {
+    if (rec.state === null) continue;
+    const key = `djdns:${rec.pageId}`;
+    try {
+      pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
+    } catch (e) {
+      pages.set(key, e as Error);
+    }
+  }
+  return pages;
+}
+
+// The root of the embedded anchor: the genesis verified against the anchored id, or the newer
+// verified head the data directory holds for that page.
+function anchorRoot(signed: Map<string, LoadedPage | Error>): LoadedPage {
+  const key = `djdns:${ROOT_PAGE_ID}`;
+  const stored = signed.get(key);
+  if (stored && !(stored instanceof Error)) return stored;
+  const log = openAnchor({ page: ROOT_PAGE_ID, genesis: ROOT_GENESIS });
+  return signedPage(ROOT_PAGE_ID, log.state());
+}
+
+/**
+ * Loads the registry: the page directory of `--pages` (legacy flat files), or the embedded root
+ * trust anchor; plus the signed pages of the data directory (`--data`, default only in anchor
+ * mode). `writable` opens the data directory as its owner (the server); otherwise read-only,
+ * which works beside a running node.
+ */
+export async function loadRegistry(
+  values: Record<string, unknown>,
+  writable: boolean,
+): Promise<Registry> {
   const dir = values.pages as string | undefined;
   const rootFile = (values.root as string | undefined) ?? "root.json";
-  if (dir === undefined) {
-    if (values.root !== undefined) throw new UsageError("--root needs --pages");
-    const root = {
-      key: "<embedded>",
-      page: parsePage(DEFAULT_ROOT_PAGE, "<embedded default root>"),
-    };
-    const snapshot: PageSnapshot = {
-      dir: "",
-      root,
-      pages: new Map([[root.key, root]]),
-      errors: [],
-    };
-    return { snapshot, reload: () => Promise.resolve(snapshot), describe: "embedded default root" };
+  if (dir === undefined && values.root !== undefined) throw new UsageError("--root needs --pages");
+  let dataDir = values.data as string | undefined;
+  if (dataDir === undefined && dir === undefined) dataDir = resolveDataDir();
+  let store: Store | undefined;
+  if (dataDir !== undefined) {
+    try {
+      store = openStore(dataDir, writable ? {} : { readOnly: true });
+    } catch (e) {
+      // Reading beside a node that has never written anything: no signed pages yet.
+      if (writable || !(e instanceof StoreError && e.code === "not-found")) throw e;
+    }
   }
-  const registry: Registry = {
-    snapshot: await loadPageDir(dir, rootFile),
-    async reload() {
-      registry.snapshot = await loadPageDir(dir, rootFile);
-      return registry.snapshot;
-    },
-    describe: `${dir} (root ${rootFile})`,
-  };
-  return registry;
+  try {
+    const load = async (): Promise<PageSnapshot> => {
+      const signed = storedPages(store);
+      const errors = [...signed.values()].filter((p) => p instanceof Error).map((e) => e.message);
+      if (dir !== undefined) {
+        const snap = await loadPageDir(dir, rootFile);
+        for (const [k, v] of signed) snap.pages.set(k, v);
+        snap.errors.push(...errors);
+        return snap;
+      }
+      const root = anchorRoot(signed);
+      signed.set(root.key, root);
+      return { dir: "", root, pages: signed, errors };
+    };
+    const registry: Registry = {
+      snapshot: await load(),
+      async reload() {
+        registry.snapshot = await load();
+        return registry.snapshot;
+      },
+      describe: (dir === undefined ? `root anchor ${ROOT_PAGE_ID}` : `${dir} (root ${rootFile})`) +
+        (dataDir === undefined ? "" : `, data ${dataDir}`),
+      close: () => store?.close(),
+    };
+    return registry;
+  } catch (e) {
+    store?.close();
+    throw e;
+  }
 }
 
 /** The upstreams named on the command line, or the defaults from resolv.conf. */

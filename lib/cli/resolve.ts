@@ -87,7 +87,7 @@ export async function resolveMain(args: string[]): Promise<number> {
   const type = typeName(qtype);
   let registry;
   try {
-    registry = await loadRegistry(values);
+    registry = await loadRegistry(values, false);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     console.error(`djdns: cannot load the registry: ${(e as Error).message}`);
@@ -122,5 +122,6 @@ export async function resolveMain(args: string[]): Promise<number> {
     return 1;
   } finally {
     await forwarder.close();
+    registry.close();
   }
 }

@@ -45,7 +45,8 @@ ${REGISTRY_HELP}
   --log-format FORMAT      text or json (default text)
   -h, --help               show this help
 
-Pages are reloaded when their files change, and on SIGHUP.`;
+Page files are reloaded when they change; page files and the data directory's signed pages
+are reloaded on SIGHUP.`;
 
 function intOption(
   values: Record<string, unknown>,
@@ -116,7 +117,7 @@ export async function runMain(args: string[]): Promise<number> {
   const log = getLogger(["djdns"]);
   let registry;
   try {
-    registry = await loadRegistry(values);
+    registry = await loadRegistry(values, true);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     console.error(`djdns: cannot load the registry: ${(e as Error).message}`);
@@ -156,6 +157,7 @@ export async function runMain(args: string[]): Promise<number> {
     console.error(`djdns: cannot listen: ${(e as Error).message}`);
     for (const s of servers) await s.close();
     await forwarder.close();
+    registry.close();
     return 1;
   }
 
@@ -214,5 +216,6 @@ export async function runMain(args: string[]): Promise<number> {
   watcher?.close();
   for (const s of servers) await s.close();
   await forwarder.close();
+  registry.close();
   return 0;
 }

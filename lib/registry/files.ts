@@ -21,7 +21,10 @@ export interface PageSnapshot {
   dir: string;
   /** The root page. */
   root: LoadedPage;
-  /** Pages by key (path relative to `dir`); a page that failed to load maps to its error. */
+  /**
+   * Pages by key: a path relative to `dir`, or `djdns:<page-id>` for a verified signed page; a
+   * page that failed to load maps to its error.
+   */
   pages: Map<string, LoadedPage | Error>;
   /** Messages of the pages that failed to load. */
   errors: string[];
@@ -112,11 +115,15 @@ export function snapshotSource(current: () => PageSnapshot): PageSource {
   return {
     root: () => current().root,
     get(target) {
-      if (target.kind === "djdns") {
-        throw new Error("signed pages (djdns: targets) are not served from a page directory");
+      const key = target.kind === "djdns" ? `djdns:${target.pageId}` : pageKey(target.path);
+      const found = current().pages.get(key);
+      if (found === undefined) {
+        throw new Error(
+          target.kind === "djdns"
+            ? `signed page ${target.pageId} is not held by this node`
+            : `page '${target.path}' is not loaded`,
+        );
       }
-      const found = current().pages.get(pageKey(target.path));
-      if (found === undefined) throw new Error(`page '${target.path}' is not loaded`);
       if (found instanceof Error) throw found;
       return found;
     },
