@@ -201,11 +201,12 @@ export function createResponder(options: ResponderOptions): Responder {
       return reply(entry, request, query, origin);
     } catch (e) {
       stats.errors++;
-      log.warn("{name} {qtype}: SERVFAIL: {error}", {
-        name: query.name,
-        qtype: query.qtype,
-        error: (e as Error).message,
-      });
+      // Upstream failures are already logged by the forwarder, once per try; anything else is a
+      // fault of ours and must be seen.
+      const fields = { name: query.name, qtype: query.qtype, error: (e as Error).message };
+      if ((e as Error).name === "ForwardError") {
+        log.debug("{name} {qtype}: SERVFAIL: {error}", fields);
+      } else log.error("{name} {qtype}: SERVFAIL: {error}", fields);
       return rcodeReply(request, query, RCODE.SERVFAIL);
     }
   }
