@@ -116,14 +116,15 @@ async function withServer(
 ): Promise<void> {
   const up = await startUpstream({ zone: UPSTREAM_ZONE });
   let server: RunningServer | undefined;
+  const dir = await fixtureRegistry(up.port);
   try {
-    const dir = await fixtureRegistry(up.port);
     await prepare?.(dir);
     server = await startDjdns(["--pages", dir, "--upstream", `127.0.0.1:${up.port}`, ...extra]);
     await body(server, up, dir);
   } finally {
     if (server) await server.stop("SIGKILL");
     await up.close();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -436,6 +437,7 @@ Deno.test("e2e: --no-upstream refuses outside names and keeps answering the regi
     assert.equal((await digq(s.port, "nope.hype")).status, "NXDOMAIN");
   } finally {
     await s.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -538,6 +540,7 @@ Deno.test("e2e: listens on IPv6 loopback", async () => {
     assert.deepEqual(datas(k), ["10 mx1.mail.hype."]);
   } finally {
     await s.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -92,8 +92,8 @@ Deno.test("hostile input over UDP and TCP", async (t) => {
   });
   let s: RunningServer | undefined;
   const c = await UdpClient.open();
+  const dir = await fixtureRegistry(up.port);
   try {
-    const dir = await fixtureRegistry(up.port);
     s = await startDjdns(["--pages", dir, "--upstream", `127.0.0.1:${up.port}`]);
     const p = s.port;
     let exited = false;
@@ -386,6 +386,7 @@ Deno.test("hostile input over UDP and TCP", async (t) => {
     await c.close();
     if (s) await s.stop("SIGKILL");
     await up.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -402,10 +403,11 @@ Deno.test({
     });
     let s: RunningServer | undefined;
     const c = await UdpClient.open();
+    const dir = await fixtureRegistry(up.port);
     try {
       s = await startDjdns([
         "--pages",
-        await fixtureRegistry(up.port),
+        dir,
         "--upstream",
         `127.0.0.1:${up.port}`,
       ]);
@@ -421,6 +423,7 @@ Deno.test({
       await c.close();
       if (s) await s.stop("SIGKILL");
       await up.close();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

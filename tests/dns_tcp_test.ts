@@ -28,10 +28,11 @@ async function withServer(
     delayMs,
   });
   let s: RunningServer | undefined;
+  const dir = await fixtureRegistry(up.port);
   try {
     s = await startDjdns([
       "--pages",
-      await fixtureRegistry(up.port),
+      dir,
       "--upstream",
       `127.0.0.1:${up.port}`,
       ...extra,
@@ -40,6 +41,7 @@ async function withServer(
   } finally {
     if (s) await s.stop("SIGKILL");
     await up.close();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
