@@ -176,19 +176,30 @@ export function skipName(buf: Uint8Array, off: number): number {
 
 /** Encodes an OPT record advertising `udpSize`, with the given extended rcode and DO bit. */
 export function optRecord(udpSize: number, extRcode = 0, dnssecOk = false): Uint8Array {
-  return Uint8Array.of(
-    0,
-    0,
-    TYPE_OPT,
-    udpSize >> 8,
-    udpSize & 0xff,
-    extRcode,
-    0,
-    dnssecOk ? 0x80 : 0,
-    0,
-    0,
-    0,
-  );
+  const out = new Uint8Array(11);
+  writeOpt(out, 0, udpSize, extRcode, dnssecOk);
+  return out;
+}
+
+/** Writes the 11 bytes of {@linkcode optRecord} into `out` at `at`. */
+function writeOpt(
+  out: Uint8Array,
+  at: number,
+  udpSize: number,
+  extRcode: number,
+  dnssecOk: boolean,
+): void {
+  out[at] = 0; // owner: root
+  out[at + 1] = 0;
+  out[at + 2] = TYPE_OPT;
+  out[at + 3] = udpSize >> 8;
+  out[at + 4] = udpSize & 0xff;
+  out[at + 5] = extRcode;
+  out[at + 6] = 0; // version
+  out[at + 7] = dnssecOk ? 0x80 : 0;
+  out[at + 8] = 0;
+  out[at + 9] = 0; // rdlength
+  out[at + 10] = 0;
 }
 
 /**
@@ -277,6 +288,26 @@ export function toTemplate(msg: Uint8Array): Template | null {
   return { bytes, ttlOffsets: scan.ttlOffsets };
 }
 
+// Replies are carved out of shared slabs: `new Uint8Array(n)` costs a malloc'd backing store and
+// an ArrayBuffer for the GC to sweep, about as much as the rest of a cache hit together. Slab
+// space is never reused, so every reply keeps bytes of its own; it is a view whose byteOffset
+// need not be 0, and a slab lives as long as any reply cut from it.
+const SLAB_SIZE = 16 * 1024;
+const SLAB_MAX_REPLY = 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+function allocate(n: number): Uint8Array {
+  if (n > SLAB_MAX_REPLY) return new Uint8Array(n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
+
 /** How a template becomes the reply to one query. */
 export interface ReplyOptions {
   /** Largest reply the transport carries: the UDP payload limit, or 65535 over TCP. */
@@ -291,7 +322,7 @@ export interface ReplyOptions {
  * Turns a template into the reply to `query` (whose raw bytes are `request`): the query's id,
  * its RD and CD bits, its question bytes (so the 0x20 case mix comes back as sent), an OPT
  * record when the query had one, aged TTLs, and TC=1 with an empty body when the reply would
- * exceed `limit`.
+ * exceed `limit`. The reply is a view into a shared slab (its `byteOffset` may be non-zero).
  */
 export function instantiate(
   t: Template,
@@ -302,7 +333,7 @@ export function instantiate(
   const optLen = query.edns ? 11 : 0;
   const fits = t.bytes.length + optLen <= opts.limit;
   const bodyLen = fits ? t.bytes.length : query.questionEnd;
-  const out = new Uint8Array(bodyLen + optLen);
+  const out = allocate(bodyLen + optLen);
   out.set(fits ? t.bytes : t.bytes.subarray(0, query.questionEnd));
   out[0] = request[0];
   out[1] = request[1];
@@ -313,13 +344,13 @@ export function instantiate(
     out[2] |= 0x02; // TC
     out.fill(0, 6, 12);
   } else if (opts.age && opts.age > 0) {
-    const view = new DataView(out.buffer);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     for (const o of t.ttlOffsets) {
       view.setUint32(o, Math.max(0, view.getUint32(o) - opts.age));
     }
   }
   if (query.edns) {
-    out.set(optRecord(opts.udpSize ?? DEFAULT_UDP_PAYLOAD, 0, query.edns.dnssecOk), bodyLen);
+    writeOpt(out, bodyLen, opts.udpSize ?? DEFAULT_UDP_PAYLOAD, 0, query.edns.dnssecOk);
     const ar = ((out[10] << 8) | out[11]) + 1;
     out[10] = ar >> 8;
     out[11] = ar & 0xff;

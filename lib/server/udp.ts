@@ -14,9 +14,13 @@
  */
 import dgram from "node:dgram";
 import { getLogger } from "@logtape/logtape";
-import type { Responder } from "./responder.ts";
+import type { Origin, Responder } from "./responder.ts";
 
 const log = getLogger(["djdns", "udp"]);
+
+// The two origins a datagram can have, shared instead of allocated per datagram.
+const RECURSIVE: Origin = Object.freeze({ transport: "udp", recursion: true });
+const NOT_RECURSIVE: Origin = Object.freeze({ transport: "udp", recursion: false });
 
 /** Bytes of a datagram read at most (see the module note). */
 export const RECV_BUFFER = 4096;
@@ -68,11 +72,12 @@ export function serveUdp(
     }
     return ok;
   };
+  const sent = (err: Error | null) => err && log.debug("send: {err}", { err });
   const send = (reply: Uint8Array | null, rport: number, raddr: string) => {
-    if (reply) socket.send(reply, rport, raddr, (err) => err && log.debug("send: {err}", { err }));
+    if (reply) socket.send(reply, rport, raddr, sent);
   };
   socket.on("message", (msg, rinfo) => {
-    const origin = { transport: "udp" as const, recursion: recursionFor(rinfo.address) };
+    const origin = recursionFor(rinfo.address) ? RECURSIVE : NOT_RECURSIVE;
     const out = responder.handle(msg, origin);
     if (out instanceof Promise) out.then((r) => send(r, rinfo.port, rinfo.address));
     else send(out, rinfo.port, rinfo.address);
