@@ -9,12 +9,16 @@
  * Run (as root it installs dnsperf and dnsmasq when missing):
  *
  *   npx -y deno@2.9.6 run --allow-all tools/bench_dns.ts [--rounds 3] [--seconds 5]
- *     [--variants 1x100,4x200] [--quick]
+ *     [--variants 1x100,4x200] [--quick] [--baseline DIR]
  *
  * `--variants` lists dnsperf load shapes as CLIENTSxOUTSTANDING (`-c` and `-q`). `--quick` is
  * one round of 2 s with the first variant. The server is started exactly as the `djdns` task
  * of deno.json starts it: `djdns run --pages tools/bench/registry --listen 127.0.0.1:PORT
  * --no-upstream --log-level warning`. Fixtures: `tools/bench/` (see make_fixtures.ts).
+ *
+ * `--baseline DIR` also runs the djdns of another source tree (for instance
+ * `git archive REV | tar -x -C DIR`) in the same interleaved rounds, as server "baseline", and
+ * prints the median ratios djdns/baseline: the before/after figures of a change.
  *
  * @module
  */
@@ -36,12 +40,14 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     variants: { type: "string", default: "1x100,4x200" },
     quick: { type: "boolean", default: false },
+    baseline: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
   console.log(
-    "usage: bench_dns.ts [--rounds N] [--seconds S] [--variants CxQ,CxQ…] [--quick]",
+    "usage: bench_dns.ts [--rounds N] [--seconds S] [--variants CxQ,CxQ…] [--quick] " +
+      "[--baseline DIR]",
   );
   Deno.exit(0);
 }
@@ -65,7 +71,7 @@ function bounded(text: string, what: string, min: number, max: number): number {
 // Processes
 
 interface Server {
-  name: "djdns" | "dnsmasq";
+  name: "djdns" | "dnsmasq" | "baseline";
   port: number;
   pid: number;
   child: Deno.ChildProcess;
@@ -163,9 +169,10 @@ function sleep(ms: number) {
   return new Promise<void>((r) => setTimeout(r, ms));
 }
 
-async function startDjdns(port: number): Promise<Server> {
+async function startDjdns(port: number, tree?: string): Promise<Server> {
+  const task = await djdnsTaskArgs();
   const args = [
-    ...await djdnsTaskArgs(),
+    ...(tree ? task.map((a) => a.endsWith("/main.ts") ? `${tree}/main.ts` : a) : task),
     "run",
     "--pages",
     REGISTRY,
@@ -175,7 +182,7 @@ async function startDjdns(port: number): Promise<Server> {
     "--log-level",
     "warning",
   ];
-  const s = spawn("djdns", Deno.execPath(), args, port);
+  const s = spawn(tree ? "baseline" : "djdns", Deno.execPath(), args, port);
   await waitReady(s);
   return s;
 }
@@ -304,20 +311,28 @@ console.log(
 const servers: Server[] = [];
 const runs: Run[] = [];
 try {
-  const djPort = await freePort();
-  servers.push(await startDjdns(djPort));
-  servers.push(await startDnsmasq(await freePort([djPort])));
+  const ports: number[] = [];
+  const port = async () => {
+    ports.push(await freePort(ports));
+    return ports[ports.length - 1];
+  };
+  servers.push(await startDjdns(await port()));
+  servers.push(await startDnsmasq(await port()));
+  if (values.baseline) {
+    servers.push(await startDjdns(await port(), Deno.realPathSync(values.baseline)));
+  }
   // Warm-up (fills djdns's answer cache and lets V8 compile the request path); not measured.
   for (const s of servers) await dnsperf(s, variants[0], 2, 0);
   for (let round = 1; round <= rounds; round++) {
     for (const v of variants) {
-      // Alternate which server goes first so drift in the machine's load favours neither.
-      const order = round % 2 ? servers : [...servers].reverse();
+      // Rotate which server goes first so drift in the machine's load favours none.
+      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
+      if (round % 2 === 0) order.reverse();
       for (const s of order) {
         const r = await dnsperf(s, v, seconds, round);
         runs.push(r);
         console.log(
-          `round ${round} -c ${v.clients} -q ${v.outstanding} ${s.name.padEnd(7)} ` +
+          `round ${round} -c ${v.clients} -q ${v.outstanding} ${s.name.padEnd(8)} ` +
             `${r.qps.toFixed(0).padStart(7)} qps  lost ${r.lost}  ` +
             `${r.cpuUs.toFixed(2)} µs CPU/query  latency ${r.latencyMs.toFixed(3)} ms  ` +
             `NOERROR ${r.noerror}/${r.completed}`,
@@ -332,31 +347,38 @@ try {
   for (const s of servers) await stop(s);
 }
 
-console.log(
-  "\n| dnsperf | djdns qps | dnsmasq qps | qps ratio | djdns CPU/q | dnsmasq CPU/q | CPU ratio | lost (dj/dm) |",
-);
-console.log("| --- | --: | --: | --: | --: | --: | --: | --: |");
-for (const v of variants) {
-  const pick = (name: string) =>
-    runs.filter((r) =>
-      r.server === name && r.clients === v.clients && r.outstanding === v.outstanding
-    );
-  const dj = pick("djdns");
-  const dm = pick("dnsmasq");
-  const qpsRatio = median(dj.map((r, i) => r.qps / dm[i].qps));
-  const cpuRatio = median(dj.map((r, i) => r.cpuUs / dm[i].cpuUs));
-  const sum = (rs: Run[]) => rs.reduce((a, r) => a + r.lost, 0);
+const compared = servers.some((s) => s.name === "baseline")
+  ? [["djdns", "dnsmasq"], ["baseline", "dnsmasq"], ["djdns", "baseline"]]
+  : [["djdns", "dnsmasq"]];
+for (const [a, b] of compared) {
   console.log(
-    `| \`-c ${v.clients} -q ${v.outstanding}\` | ${fmt(median(dj.map((r) => r.qps)))} | ${
-      fmt(median(dm.map((r) => r.qps)))
-    } | **${qpsRatio.toFixed(2)}×** | ${median(dj.map((r) => r.cpuUs)).toFixed(2)} µs | ${
-      median(dm.map((r) => r.cpuUs)).toFixed(2)
-    } µs | **${cpuRatio.toFixed(2)}×** | ${sum(dj)} / ${sum(dm)} |`,
+    `\n| dnsperf | ${a} qps | ${b} qps | qps ratio | ${a} CPU/q | ${b} CPU/q | CPU ratio | lost |`,
   );
+  console.log("| --- | --: | --: | --: | --: | --: | --: | --: |");
+  for (const v of variants) {
+    const pick = (name: string) =>
+      runs.filter((r) =>
+        r.server === name && r.clients === v.clients && r.outstanding === v.outstanding
+      );
+    const x = pick(a);
+    const y = pick(b);
+    // Ratios pair the runs of the same round, then take the median over rounds.
+    const qpsRatio = median(x.map((r, i) => r.qps / y[i].qps));
+    const cpuRatio = median(x.map((r, i) => r.cpuUs / y[i].cpuUs));
+    const lost = (rs: Run[]) => rs.reduce((n, r) => n + r.lost, 0);
+    console.log(
+      `| \`-c ${v.clients} -q ${v.outstanding}\` | ${fmt(median(x.map((r) => r.qps)))} | ${
+        fmt(median(y.map((r) => r.qps)))
+      } | **${qpsRatio.toFixed(2)}×** | ${median(x.map((r) => r.cpuUs)).toFixed(2)} µs | ${
+        median(y.map((r) => r.cpuUs)).toFixed(2)
+      } µs | **${cpuRatio.toFixed(2)}×** | ${lost(x)} / ${lost(y)} |`,
+    );
+  }
 }
 console.log(
-  "\nqps ratio = median over rounds of djdns qps / dnsmasq qps (higher is better); CPU ratio = " +
-    "median of djdns / dnsmasq server CPU time per answered query (lower is better).",
+  "\nqps ratio = median over rounds of the per-round qps ratio (higher is better); CPU ratio = " +
+    "the same for server CPU time per answered query (lower is better); lost = dnsperf's lost " +
+    "queries summed over rounds.",
 );
 
 function fmt(n: number): string {
