@@ -72,7 +72,7 @@ Deno.test("a template becomes the reply: id, case, OPT and truncation", () => {
   const p = parseQuery(req);
   assert.ok(p.ok);
   const question = req.subarray(12, p.query.questionEnd);
-  const bytes = encodeReply(question, 0, { aa: true, ra: true }, [
+  const bytes = encodeReply(question, "in.root.demo", 0, { aa: true, ra: true }, [
     { name: "in.root.demo", type: "A", class: "IN", ttl: 60, data: "1.2.3.4" },
   ], []);
   const t = toTemplate(bytes)!;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import dnsPacket from "dns-packet";
 import type { Answer } from "../registry/resolver.ts";
 
@@ -16,31 +17,52 @@ export interface ReplyFlags {
   ra: boolean;
 }
 
+// dns-packet's per-record codec (exported at runtime, absent from its type declarations).
+const rr = (dnsPacket as unknown as {
+  answer: { encode(a: dnsPacket.Answer): Buffer };
+}).answer;
+
+// A record owned by the question's name points back at the question (offset 12) instead of
+// spelling the name again: shorter, and exact even for names dns-packet cannot spell (a label
+// holding a dot or odd bytes, which the responder keeps only in escaped text form).
+function encodeRecord(a: Answer, qname: string): Uint8Array {
+  if (a.name !== qname) return rr.encode(a as dnsPacket.Answer);
+  const body = rr.encode({ ...a, name: "x" } as dnsPacket.Answer); // 1 'x' 0, then the fields
+  const out = new Uint8Array(body.length - 1);
+  out[0] = 0xc0;
+  out[1] = 0x0c;
+  out.set(body.subarray(3), 2);
+  return out;
+}
+
 /**
  * Encodes a reply: header (QR, opcode QUERY, the given flags and rcode), the question exactly as
- * the request carried it (`question` is its raw bytes), then the sections.
+ * the request carried it (`question` is its raw bytes, `qname` its normalized text), then the
+ * sections.
  */
 export function encodeReply(
   question: Uint8Array,
+  qname: string,
   rcode: number,
   flags: ReplyFlags,
   answers: readonly Answer[],
   authorities: readonly Answer[],
 ): Uint8Array {
-  // dns-packet writes no compression pointers, so its sections can be spliced after our own
-  // question bytes unchanged.
-  const body = dnsPacket.encode({
-    type: "response",
-    id: 0,
-    flags: (flags.aa ? 0x0400 : 0) | (flags.ra ? 0x0080 : 0) | (rcode & 0xf),
-    questions: [],
-    answers: answers as dnsPacket.Answer[],
-    authorities: authorities as dnsPacket.Answer[],
-  });
-  const out = new Uint8Array(body.length + question.length);
-  out.set(body.subarray(0, 12));
+  const records = [...answers, ...authorities].map((a) => encodeRecord(a, qname));
+  const out = new Uint8Array(12 + question.length + records.reduce((n, r) => n + r.length, 0));
+  out[2] = 0x80;
+  out[3] = (flags.ra ? 0x80 : 0) | (rcode & 0xf);
+  if (flags.aa) out[2] |= 0x04;
   out[5] = 1; // QDCOUNT
+  out[6] = answers.length >> 8;
+  out[7] = answers.length & 0xff;
+  out[8] = authorities.length >> 8;
+  out[9] = authorities.length & 0xff;
   out.set(question, 12);
-  out.set(body.subarray(12), 12 + question.length);
+  let off = 12 + question.length;
+  for (const r of records) {
+    out.set(r, off);
+    off += r.length;
+  }
   return out;
 }

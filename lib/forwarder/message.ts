@@ -33,15 +33,41 @@ export interface WireQuestion {
  * 63 bytes or a name over 255 bytes. Backslash escapes are not interpreted.
  */
 export function encodeName(name: string): Uint8Array {
-  const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
-  const labels = trimmed === "" ? [] : trimmed.split(".");
-  const encoder = new TextEncoder();
-  const parts = labels.map((label) => encoder.encode(label));
-  const length = parts.reduce((n, p) => n + 1 + p.length, 1);
+  // Presentation format (RFC 1035 §5.1): `\.` is a dot inside a label, `\DDD` a byte, `\X` the
+  // character X; other dots separate labels. The responder writes names this way, so a label that
+  // holds a dot reaches the upstream as that one label.
+  if (name === "" || name === ".") return Uint8Array.of(0);
+  const labels: number[][] = [];
+  let label: number[] = [];
+  const bytes = new TextEncoder().encode(name);
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === 0x2e) {
+      if (i === bytes.length - 1 && label.length > 0) break; // the trailing dot of a full name
+      labels.push(label);
+      label = [];
+    } else if (c === 0x5c) {
+      const d = bytes.subarray(i + 1, i + 4);
+      if (d.length === 3 && d.every((x) => x >= 0x30 && x <= 0x39)) {
+        const v = (d[0] - 0x30) * 100 + (d[1] - 0x30) * 10 + (d[2] - 0x30);
+        if (v > 255) throw new RangeError(`bad escape in name: ${name}`);
+        label.push(v);
+        i += 3;
+      } else if (i + 1 < bytes.length) {
+        label.push(bytes[++i]);
+      } else {
+        throw new RangeError(`dangling escape in name: ${name}`);
+      }
+    } else {
+      label.push(c);
+    }
+  }
+  labels.push(label); // empty only after a doubled dot or a lone "\." pair: refused below
+  const length = labels.reduce((n, p) => n + 1 + p.length, 1);
   if (length > 255) throw new RangeError(`name too long: ${name}`);
   const out = new Uint8Array(length);
   let offset = 0;
-  for (const part of parts) {
+  for (const part of labels) {
     if (part.length === 0 || part.length > 63) throw new RangeError(`bad label in name: ${name}`);
     out[offset++] = part.length;
     out.set(part, offset);

@@ -114,11 +114,13 @@ export function createResponder(options: ResponderOptions): Responder {
 
   function reply(entry: Entry, request: Uint8Array, query: Query, origin: Origin): Uint8Array {
     const age = entry.ages ? Math.floor((now() - entry.storedAt) / 1000) : 0;
-    return instantiate(entry.template, request, query, {
+    const out = instantiate(entry.template, request, query, {
       limit: limitFor(query, origin),
       age,
       udpSize,
     });
+    if (!origin.recursion) out[3] &= ~0x80; // RA: recursion is not available to this client
+    return out;
   }
 
   function usable(entry: Entry | undefined, origin: Origin): entry is Entry {
@@ -138,8 +140,13 @@ export function createResponder(options: ResponderOptions): Responder {
     if (res.registry) {
       const bytes = encodeReply(
         question,
+        query.name,
         res.rcode,
-        { aa: res.authoritative, ra: options.forward !== undefined },
+        // A SERVFAIL is nobody's authoritative answer.
+        {
+          aa: res.authoritative && res.rcode !== RCODE.SERVFAIL,
+          ra: options.forward !== undefined,
+        },
         res.answers,
         res.authorities,
       );

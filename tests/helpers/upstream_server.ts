@@ -102,6 +102,8 @@ export interface TestUpstream {
   readonly tcpQueries: number;
   /** The last query received, decoded. */
   readonly lastQuery: DecodedPacket | undefined;
+  /** The raw bytes of the question section of the last UDP query (names exactly as sent). */
+  readonly lastQuestionBytes: Uint8Array | undefined;
   /** Where the last query came from. */
   readonly lastClient: { address: string; port: number; transport: "udp" | "tcp" } | undefined;
   /** Stops listening, closes connections and cancels pending delayed replies. */
@@ -279,6 +281,24 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
     }
   });
 
+  // Real servers echo the question byte for byte; dns-packet re-encodes names from dotted text
+  // and so cannot keep a label that holds a dot. Splice the query's own question back in.
+  function questionEnd(buf: Uint8Array): number {
+    let off = 12;
+    while (off < buf.length && buf[off] !== 0) off += (buf[off] & 0xc0) === 0xc0 ? 1 : buf[off] + 1;
+    return off + 5;
+  }
+  function echoQuestion(reply: Uint8Array, query: Uint8Array): Uint8Array {
+    const q = query.subarray(12, questionEnd(query));
+    const rest = reply.subarray(questionEnd(reply));
+    const out = new Uint8Array(12 + q.length + rest.length);
+    out.set(reply.subarray(0, 12));
+    out.set(q, 12);
+    out.set(rest, 12 + q.length);
+    return out;
+  }
+  let lastQuestionBytes: Uint8Array | undefined;
+
   function onUdpQuery(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     let query: DecodedPacket;
     try {
@@ -287,6 +307,7 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
       return; // a test server ignores what it cannot parse
     }
     if (query.type !== "query" || !received(query, "udp", rinfo)) return;
+    lastQuestionBytes = new Uint8Array(msg.subarray(12, questionEnd(msg)));
     for (const kind of options.badReplies ?? []) {
       if (kind === "wrong-source") {
         spoofSocket ??= dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
@@ -314,7 +335,7 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
         };
         bytes = dnsPacket.encode(reply);
       }
-      sendUdp(bytes, rinfo);
+      sendUdp(options.upcaseQuestion ? bytes : echoQuestion(bytes, msg), rinfo);
     });
   }
   udp.on("error", () => {}); // e.g. ICMP errors for vanished clients: not the server's problem
@@ -381,6 +402,9 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
     },
     get lastQuery() {
       return stats.last;
+    },
+    get lastQuestionBytes() {
+      return lastQuestionBytes;
     },
     get lastClient() {
       return stats.client;
