@@ -29,7 +29,10 @@ export function parseCommandLine<T extends OptionSpec>(
   args: string[],
   options: T,
   maxPositionals = Infinity,
-): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] } {
+): {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+} {
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
