@@ -38,7 +38,12 @@ export function applyEvent(parent: PageState, event: PageEvent): Applied {
     const ops: Op[] = handlerOps(call.handler, call.args, doc);
     for (const op of ops) {
       tracks.push(pathTrack(op.path));
-      doc = applyOp(doc, op, `${call.where} (${call.handler}) path ${JSON.stringify(op.path)}`);
+      // The location is formatted only if the operation fails.
+      doc = applyOp(
+        doc,
+        op,
+        () => `${call.where} (${call.handler}) path ${JSON.stringify(op.path)}`,
+      );
     }
   }
   const state = validateNextState(parent, doc, "state");

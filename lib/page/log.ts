@@ -145,6 +145,8 @@ interface Node {
 }
 
 function newNode(id: string, event: PageEvent | null, parentId: string | null): Node {
+  // Every field from the start, the optional ones too: one object shape for all nodes, and no
+  // out-of-object property store allocated when an event is applied.
   return {
     id,
     event,
@@ -153,6 +155,9 @@ function newNode(id: string, event: PageEvent | null, parentId: string | null): 
     children: [],
     depth: 0,
     linked: false,
+    state: undefined,
+    track: undefined,
+    error: undefined,
     approvals: new Map(),
     power: 0,
     accepted: false,
@@ -188,7 +193,9 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   let heldCount = 0;
   // Every signed approval claim (parent, key) → event → approval, matching or not: equivocation
   // is a property of what a key signed, so it must not depend on which objects arrived first.
-  const claims = new Map<string, Approval | Map<string, Approval>>(); // parent + key → claims
+  // Keyed by key, then parent: the approval's own strings are the keys, where a concatenated
+  // (parent, key) string per approval cost more time and memory than the rest of the entry.
+  const claims = new Map<string, Map<string, Approval | Map<string, Approval>>>();
   const excluded = new Map<string, Set<string>>(); // parent → equivocating keys
   const found = new Map<string, Evidence>(); // `${parent}/${key}` → evidence
   const chain = [...root.chain];
@@ -234,11 +241,12 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   }
 
   function recordClaim(a: Approval): void {
-    const claim = a.parent + a.key;
-    const prev = claims.get(claim);
+    let byParent = claims.get(a.key);
+    if (byParent === undefined) claims.set(a.key, byParent = new Map());
+    const prev = byParent.get(a.parent);
     if (prev === undefined) {
       // Nearly every claim is the only one of its (parent, key): keep just the approval.
-      claims.set(claim, a);
+      byParent.set(a.parent, a);
       return;
     }
     let byEvent: Map<string, Approval>;
@@ -246,7 +254,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     else {
       if (prev.event === a.event) return;
       byEvent = new Map([[prev.event, prev]]);
-      claims.set(claim, byEvent);
+      byParent.set(a.parent, byEvent);
     }
     if (byEvent.has(a.event)) return;
     byEvent.set(a.event, a);
@@ -345,8 +353,9 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       if (applied) {
         n.state = applied.state;
         n.track = applied.track;
-        // Approvals held before the parent state was known: drop those of non-participants.
-        for (const key of [...n.approvals.keys()]) {
+        // Approvals held before the parent state was known: drop those of non-participants
+        // (deleting the current entry while iterating a Map is well-defined).
+        for (const key of n.approvals.keys()) {
           if (!Object.hasOwn(p.state.governance.participants, key)) n.approvals.delete(key);
         }
       }
