@@ -19,6 +19,12 @@ export interface Ed25519 {
   sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array;
   /** Verdict of the acceptance rule; never throws. */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * `verify(Uint8Array.fromHex(publicKeyHex), message, signature)`, without decoding a key whose
+   * verdict is cached (by its lowercase hex). Throws SyntaxError, as `fromHex` does, for a key
+   * that is not hex.
+   */
+  verifyHexKey(publicKeyHex: string, message: Uint8Array, signature: Uint8Array): boolean;
   /** True when `publicKey` is acceptable as a participant key. */
   isValidPublicKey(publicKey: Uint8Array): boolean;
 }
@@ -37,14 +43,14 @@ function checkSeed(secretKey: Uint8Array): void {
 
 /** Binds the acceptance rule and a key cache to `backend`. */
 export function createEd25519<K>(backend: Ed25519Backend<K>): Ed25519 {
-  // Key hex -> prepared key, or null for a key the rule rejects (also worth remembering: a
-  // rejected torsion check costs as much as an accepted one).
-  const keyCache = new Map<string, K | null>();
+  // Key hex -> prepared key and its bytes, or null for a key the rule rejects (also worth
+  // remembering: a rejected torsion check costs as much as an accepted one).
+  const keyCache = new Map<string, { readonly key: K; readonly bytes: Uint8Array } | null>();
 
   function preparedKey(publicKey: Uint8Array): K | null {
     const hex = publicKey.toHex();
     const cached = keyCache.get(hex);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return cached && cached.key;
     let key: K | null = null;
     if (publicKeyOk(publicKey)) {
       try {
@@ -54,8 +60,18 @@ export function createEd25519<K>(backend: Ed25519Backend<K>): Ed25519 {
       }
     }
     if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!);
-    keyCache.set(hex, key);
+    // A copy of the bytes: the caller's array may change after this call.
+    keyCache.set(hex, key === null ? null : { key, bytes: publicKey.slice() });
     return key;
+  }
+
+  function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    if (
+      !(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) ||
+      !(signature instanceof Uint8Array) || !signatureShapeOk(publicKey, signature)
+    ) return false;
+    const key = preparedKey(publicKey);
+    return key !== null && backend.verifyPrepared(key, publicKey, message, signature);
   }
 
   return {
@@ -70,13 +86,17 @@ export function createEd25519<K>(backend: Ed25519Backend<K>): Ed25519 {
       if (!(message instanceof Uint8Array)) throw new TypeError("message must be a Uint8Array");
       return backend.sign(secretKey, message);
     },
-    verify(publicKey, message, signature) {
+    verify,
+    verifyHexKey(publicKeyHex, message, signature) {
+      const cached = keyCache.get(publicKeyHex);
+      // Not cached (nor lowercase hex, maybe): decode it and take the general path.
+      if (cached === undefined) return verify(Uint8Array.fromHex(publicKeyHex), message, signature);
+      // The same checks as verify(), in the same order, with the cached key's bytes.
       if (
-        !(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) ||
-        !(signature instanceof Uint8Array) || !signatureShapeOk(publicKey, signature)
+        !(message instanceof Uint8Array) || !(signature instanceof Uint8Array) ||
+        cached === null || !signatureShapeOk(cached.bytes, signature)
       ) return false;
-      const key = preparedKey(publicKey);
-      return key !== null && backend.verifyPrepared(key, publicKey, message, signature);
+      return backend.verifyPrepared(cached.key, cached.bytes, message, signature);
     },
     isValidPublicKey(publicKey) {
       return publicKey instanceof Uint8Array && publicKey.length === 32 &&

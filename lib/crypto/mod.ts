@@ -58,6 +58,20 @@ export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Ui
 }
 
 /**
+ * {@linkcode verify} with the public key as hex, the form signed pages carry it in: a key whose
+ * verdict is cached is not decoded again (nor re-encoded to find it in the cache). The same
+ * verdicts as `verify(Uint8Array.fromHex(publicKeyHex), message, signature)`, and like `fromHex`
+ * it throws SyntaxError for a key that is not hex.
+ */
+export function verifyHexKey(
+  publicKeyHex: string,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return ed25519.verifyHexKey(publicKeyHex, message, signature);
+}
+
+/**
  * True when `publicKey` may be a participant key: 32 bytes, canonical, on the curve, not of small
  * order, torsion-free. Check it when a key enters a page so that a weak key never gets vote power.
  */

@@ -85,7 +85,10 @@ function path(v: Json | undefined, where: string): PathKey[] {
       if (k === "__proto__") fail(`${where}[${i}]`, "key __proto__ is not allowed");
       return k;
     }
-    return index(k, `${where}[${i}]`);
+    // The location is formatted only for a key that fails (index() would fail the same way).
+    return typeof k === "number" && Number.isSafeInteger(k) && k >= 0
+      ? k
+      : index(k, `${where}[${i}]`);
   });
 }
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { verify } from "../crypto/mod.ts";
+import { verify, verifyHexKey } from "../crypto/mod.ts";
 import { canonicalize, decodeCanonical, deepFreeze, type Json, sha256Hex } from "./canonical.ts";
 import { SignedPageError } from "./errors.ts";
 import { type Governance, validateGovernance } from "./governance.ts";
@@ -167,24 +167,27 @@ function isLowerHex(v: Json | undefined, length: number): boolean {
   return true;
 }
 
-function hex32(v: Json | undefined, where: string): void {
-  if (!isLowerHex(v, 64)) fail(where, "must be 64 lowercase hex digits");
+// `where` and `field` name the value; they are joined only to report a failure (formatting a
+// location per field of every object cost as much as checking it).
+function hex32(v: Json | undefined, where: string, field: string): void {
+  if (!isLowerHex(v, 64)) fail(`${where}.${field}`, "must be 64 lowercase hex digits");
 }
 
-function sigHex(v: Json | undefined, where: string): void {
-  if (!isLowerHex(v, 128)) fail(where, "must be 128 lowercase hex digits");
+function sigHex(v: Json | undefined, where: string, field: string): void {
+  if (!isLowerHex(v, 128)) fail(`${where}.${field}`, "must be 128 lowercase hex digits");
 }
 
 const APPROVAL_FIELDS = ["page", "parent", "event", "key", "sig"];
+const EVENT_FIELDS = ["page", "parent", "handler", "args"];
 const NO_FIELDS: string[] = [];
 
 function checkApprovalShape(value: unknown, where: string): Approval {
   const o = shape(value, "approval", APPROVAL_FIELDS, NO_FIELDS, where);
-  hex32(o.page, `${where}.page`);
-  hex32(o.parent, `${where}.parent`);
-  hex32(o.event, `${where}.event`);
-  hex32(o.key, `${where}.key`);
-  sigHex(o.sig, `${where}.sig`);
+  hex32(o.page, where, "page");
+  hex32(o.parent, where, "parent");
+  hex32(o.event, where, "event");
+  hex32(o.key, where, "key");
+  sigHex(o.sig, where, "sig");
   return o as unknown as Approval;
 }
 
@@ -200,9 +203,9 @@ function checkByType(o: Record<string, Json>, where: string): void {
       return;
     }
     case "event":
-      shape(o, "event", ["page", "parent", "handler", "args"], [], where);
-      hex32(o.page, `${where}.page`);
-      hex32(o.parent, `${where}.parent`);
+      shape(o, "event", EVENT_FIELDS, NO_FIELDS, where);
+      hex32(o.page, where, "page");
+      hex32(o.parent, where, "parent");
       checkHandler(o.handler, o.args, where);
       return;
     case "approval":
@@ -229,10 +232,10 @@ function checkByType(o: Record<string, Json>, where: string): void {
         [],
         where,
       );
-      hex32(o.page, `${where}.page`);
-      if (o.prev !== null) hex32(o.prev, `${where}.prev`);
-      hex32(o.event, `${where}.event`);
-      hex32(o.stateHash, `${where}.stateHash`);
+      hex32(o.page, where, "page");
+      if (o.prev !== null) hex32(o.prev, where, "prev");
+      hex32(o.event, where, "event");
+      hex32(o.stateHash, where, "stateHash");
       if (typeof o.height !== "number" || !Number.isSafeInteger(o.height) || o.height < 1) {
         fail(`${where}.height`, "must be a positive integer");
       }
@@ -246,10 +249,10 @@ function checkByType(o: Record<string, Json>, where: string): void {
     }
     case "checkpoint-approval": {
       shape(o, "checkpoint-approval", ["page", "checkpoint", "key", "sig"], [], where);
-      hex32(o.page, `${where}.page`);
-      hex32(o.checkpoint, `${where}.checkpoint`);
-      hex32(o.key, `${where}.key`);
-      sigHex(o.sig, `${where}.sig`);
+      hex32(o.page, where, "page");
+      hex32(o.checkpoint, where, "checkpoint");
+      hex32(o.key, where, "key");
+      sigHex(o.sig, where, "sig");
       return;
     }
   }
@@ -389,6 +392,10 @@ const scratchIds = [0, 1, 2].map((i) =>
   scratchMessage.subarray(APPROVAL_TAG.length + 32 * i, APPROVAL_TAG.length + 32 * (i + 1))
 );
 const scratchSig = new Uint8Array(64);
+// The ids scratchMessage holds ("" when none).
+let messagePage = "";
+let messageParent = "";
+let messageEvent = "";
 
 /** True when a (well-formed) approval's signature verifies over its event, parent and page. */
 export function verifyApproval(a: Approval): boolean {
@@ -402,12 +409,19 @@ export function verifyApproval(a: Approval): boolean {
       Uint8Array.fromHex(a.sig),
     );
   }
-  // Each 64-digit id fills exactly its 32-byte slot: the same bytes as approvalMessage().
-  scratchIds[0].setFromHex(a.page);
-  scratchIds[1].setFromHex(a.parent);
-  scratchIds[2].setFromHex(a.event);
+  // Each 64-digit id fills exactly its 32-byte slot: the same bytes as approvalMessage(). The
+  // approvals of one event arrive together and sign the same message: it is written once.
+  if (a.event !== messageEvent || a.parent !== messageParent || a.page !== messagePage) {
+    messageEvent = ""; // not a valid message until all three ids are written
+    scratchIds[0].setFromHex(a.page);
+    scratchIds[1].setFromHex(a.parent);
+    scratchIds[2].setFromHex(a.event);
+    messagePage = a.page;
+    messageParent = a.parent;
+    messageEvent = a.event;
+  }
   scratchSig.setFromHex(a.sig);
-  return verify(Uint8Array.fromHex(a.key), scratchMessage, scratchSig);
+  return verifyHexKey(a.key, scratchMessage, scratchSig);
 }
 
 /** True when a (well-formed) checkpoint approval's signature verifies. */

@@ -4,10 +4,12 @@
  *
  * @module
  */
+import { parseRecord } from "../registry/rdata.ts";
 import {
   type Branch,
   MAX_BRANCHES,
   MAX_META_LENGTH,
+  MAX_RECORDS,
   PageError,
   parseBranches,
   parseMeta,
@@ -69,8 +71,45 @@ function checkMeta(meta: unknown, where: string): void {
   }
 }
 
-function checkBranch(raw: unknown, index: number, where: string): void {
+/**
+ * The parsed form of `raw` if it differs from `before`, a valid branch, only in its records: the
+ * selector and targets of `before` reused, the records parsed. Undefined when that does not apply
+ * or a record fails (the caller then parses the whole branch, and reports what fails). It gives
+ * what parseBranches gives, which parses the selector, the targets and the records of a branch
+ * each on its own; changing a branch's records is the common event, and compiling its selector
+ * again was most of the cost of validating it.
+ */
+function withNewRecords(raw: object, before: unknown): Branch | undefined {
+  if (before === null || typeof before !== "object" || Array.isArray(raw)) return undefined;
+  const old = parsed.get(before);
+  const r = raw as Record<string, unknown>;
+  const b = before as Record<string, unknown>;
+  if (old === undefined || r.selector !== b.selector || r.targets !== b.targets) return undefined;
+  const records = r.records;
+  if (records === undefined || records === null) {
+    return { selector: old.selector, targets: old.targets, records: [] };
+  }
+  if (!Array.isArray(records) || records.length > MAX_RECORDS) return undefined;
+  try {
+    return {
+      selector: old.selector,
+      targets: old.targets,
+      records: records.map((rec) => parseRecord(rec)),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function checkBranch(raw: unknown, index: number, where: string, before?: unknown): void {
   if (raw !== null && typeof raw === "object" && parsed.has(raw)) return;
+  if (raw !== null && typeof raw === "object") {
+    const quick = withNewRecords(raw, before);
+    if (quick !== undefined) {
+      parsed.set(raw, quick);
+      return;
+    }
+  }
   // parseBranches names a branch by its index in the list it is given; a holey list with only
   // this element lets the message name the real index without re-validating the others.
   const holey = new Array(index + 1);
@@ -90,7 +129,7 @@ function checkBranches(value: unknown, where: string, previous?: readonly JsonOb
   for (let i = 0; i < value.length; i++) {
     // Positional identity first: an event usually changes one branch in place.
     if (previous !== undefined && previous[i] === value[i]) continue;
-    checkBranch(value[i], i, `${where}[${i}]`);
+    checkBranch(value[i], i, `${where}[${i}]`, previous?.[i]);
   }
 }
 
