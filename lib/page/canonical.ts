@@ -112,6 +112,15 @@ export function canonicalize(value: unknown, where = "value"): string {
   return flat(encode(value, where, [], false));
 }
 
+/**
+ * The canonical JSON text of `value` as the member `key` of an object named `where`, with the
+ * same errors as when that object is canonicalized whole: for callers that assemble the text of
+ * an object of known shape around it. Not flattened (see {@linkcode flat}).
+ */
+export function canonicalizeMember(value: unknown, where: string, key: string): string {
+  return encode(value, where, [key], false);
+}
+
 /** Like {@linkcode canonicalize}, reusing cached encodings of frozen subtrees (page states). */
 export function canonicalizeShared(value: unknown, where = "value"): string {
   return flat(encode(value, where, [], true));
@@ -127,7 +136,7 @@ let _flattenSink = 0;
  * traced and copied by the garbage collector. Reading a character flattens a rope in place; the
  * result is stored so that Maglev and TurboFan cannot eliminate the read (they did, measured).
  */
-function flat(text: string): string {
+export function flat(text: string): string {
   _flattenSink = text.charCodeAt(0);
   return text;
 }
