@@ -23,9 +23,11 @@ import { voteTable } from "./governance.ts";
 import type { Track } from "./handlers.ts";
 import {
   type Approval,
+  checkApproval,
   checkObject,
   type Evidence,
   type Genesis,
+  type KnownIds,
   objectId,
   type PageEvent,
   verifyApproval,
@@ -203,6 +205,12 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   const dirty = new Set<Node>();
   const forkDirty = new Set<Node>();
   const headChain: Node[] = [];
+  // Ids validated here: the page's and the last event's (its approvals usually come next).
+  const known: { -readonly [K in keyof KnownIds]: string } = {
+    page: pageId,
+    event: pageId,
+    parent: pageId,
+  };
 
   const rootNode = newNode(root.id, null, null);
   rootNode.linked = true;
@@ -452,7 +460,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   }
 
   function checkedApproval(raw: Approval, where: string): Approval {
-    const a = checkObject(raw, "approval", where);
+    const a = checkApproval(raw, where, known);
     checkPage(a.page, where);
     // Each signature is verified once per log: a copy of a held approval (gossip duplicates,
     // evidence that repeats it) is recognised by its bytes.
@@ -474,6 +482,8 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       const event = checkObject(raw, "event");
       checkPage(event.page, "event");
       const id = objectId(event);
+      known.event = id;
+      known.parent = event.parent;
       if (nodes.has(id)) return "duplicate";
       const parent = nodes.get(event.parent);
       if (parent === undefined && orphanEvents >= MAX_ORPHAN_EVENTS) {

@@ -189,14 +189,46 @@ const APPROVAL_FIELDS = ["page", "parent", "event", "key", "sig"];
 const EVENT_FIELDS = ["page", "parent", "handler", "args"];
 const NO_FIELDS: string[] = [];
 
-function checkApprovalShape(value: unknown, where: string): Approval {
+/**
+ * Ids a caller has validated already (each 64 lowercase hex digits): the page id and the last
+ * event it took, whose approvals usually follow it. An approval's field equal to one of them is
+ * valid without being scanned again; the scans were a tenth of the cost of taking an approval.
+ */
+export interface KnownIds {
+  readonly page: string;
+  readonly event: string;
+  readonly parent: string;
+}
+
+/** hex32() for an id that may be one of `known` (equal to a valid id: valid). */
+function id32(v: Json | undefined, where: string, field: string, known?: KnownIds): void {
+  if (known !== undefined && (v === known.page || v === known.event || v === known.parent)) {
+    return;
+  }
+  hex32(v, where, field);
+}
+
+function checkApprovalShape(value: unknown, where: string, known?: KnownIds): Approval {
   const o = shape(value, "approval", APPROVAL_FIELDS, NO_FIELDS, where);
-  hex32(o.page, where, "page");
-  hex32(o.parent, where, "parent");
-  hex32(o.event, where, "event");
+  id32(o.page, where, "page", known);
+  id32(o.parent, where, "parent", known);
+  id32(o.event, where, "event", known);
   hex32(o.key, where, "key");
   sigHex(o.sig, where, "sig");
   return o as unknown as Approval;
+}
+
+/**
+ * `checkObject(value, "approval", where)` for a caller that holds validated ids (see
+ * {@linkcode KnownIds}): the same result and the same errors, fewer hex scans.
+ */
+export function checkApproval(value: unknown, where: string, known: KnownIds): Approval {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    fail(where, "must be a JSON object");
+  }
+  shapeHeader(value as Record<string, Json>, "approval", where);
+  // As in checkObject: its fields are strings and a number, so freezing it is freezing it deeply.
+  return Object.freeze(checkApprovalShape(value, where, known));
 }
 
 const EVENT_KEYS: ReadonlySet<string> = new Set(["args", "handler", "page", "parent", "type", "v"]);
