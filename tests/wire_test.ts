@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import dnsPacket from "dns-packet";
-import { instantiate, parseQuery, RCODE, toTemplate } from "../lib/dns/wire.ts";
+import { errorReply, instantiate, parseQuery, RCODE, toTemplate } from "../lib/dns/wire.ts";
 import { encodeReply } from "../lib/dns/message.ts";
 
 function query(name: string, opts: { type?: string; edns?: boolean; id?: number } = {}) {
@@ -45,7 +45,12 @@ Deno.test("parseQuery escapes dots and odd bytes inside labels", () => {
 
 Deno.test("parseQuery refuses malformed messages with the right rcode", () => {
   const ok = query("a.b");
-  assert.deepEqual(parseQuery(ok.subarray(0, 11)), { ok: false, rcode: -1, edns: false });
+  assert.deepEqual(parseQuery(ok.subarray(0, 11)), {
+    ok: false,
+    rcode: -1,
+    edns: false,
+    questionEnd: 12,
+  });
   const response = ok.slice();
   response[2] |= 0x80;
   assert.equal((parseQuery(response) as { rcode: number }).rcode, -1);
@@ -64,7 +69,14 @@ Deno.test("parseQuery refuses malformed messages with the right rcode", () => {
   assert.equal((parseQuery(pointer) as { rcode: number }).rcode, RCODE.FORMERR);
   const badvers = query("a.b", { edns: true });
   badvers[badvers.length - 5] = 1; // OPT version byte
-  assert.deepEqual(parseQuery(badvers), { ok: false, rcode: RCODE.BADVERS, edns: true });
+  const bv = parseQuery(badvers);
+  assert.ok(!bv.ok && bv.rcode === RCODE.BADVERS && bv.edns);
+  // BADVERS keeps the question in the reply, with an OPT carrying the extended rcode.
+  const reply = errorReply(badvers, bv.rcode, true, bv.questionEnd);
+  const d = dnsPacket.decode(Buffer.from(reply));
+  assert.equal(d.questions![0].name, "a.b");
+  assert.equal(d.additionals![0].type, "OPT");
+  assert.equal((d.additionals![0] as { extendedRcode?: number }).extendedRcode, 1);
 });
 
 Deno.test("a template becomes the reply: id, case, OPT and truncation", () => {

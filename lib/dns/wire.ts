@@ -61,15 +61,18 @@ export interface Query {
 /** Outcome of {@linkcode parseQuery}. */
 export type ParseResult =
   | { ok: true; query: Query }
-  /** Answer with this rcode; `edns` says whether to include an OPT record. */
-  | { ok: false; rcode: number; edns: boolean }
+  /**
+   * Answer with this rcode; `edns` says whether to include an OPT record, `questionEnd` where
+   * the question ends when it parsed (12 when it did not), so the reply can carry it.
+   */
+  | { ok: false; rcode: number; edns: boolean; questionEnd: number }
   /** Not a query at all (too short, or a response): send nothing, which avoids reflection loops. */
-  | { ok: false; rcode: -1; edns: false };
+  | { ok: false; rcode: -1; edns: false; questionEnd: 12 };
 
-const DROP = { ok: false, rcode: -1, edns: false } as const;
+const DROP = { ok: false, rcode: -1, edns: false, questionEnd: HEADER } as const;
 
-function formerr(edns = false): ParseResult {
-  return { ok: false, rcode: RCODE.FORMERR, edns };
+function formerr(edns = false, questionEnd = HEADER): ParseResult {
+  return { ok: false, rcode: RCODE.FORMERR, edns, questionEnd };
 }
 
 /**
@@ -86,7 +89,7 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   const an = (buf[6] << 8) | buf[7];
   const ns = (buf[8] << 8) | buf[9];
   const ar = (buf[10] << 8) | buf[11];
-  if (opcode !== 0) return { ok: false, rcode: RCODE.NOTIMP, edns: false };
+  if (opcode !== 0) return { ok: false, rcode: RCODE.NOTIMP, edns: false, questionEnd: HEADER };
   if (qd !== 1 || an !== 0 || ns !== 0) return formerr();
 
   // Question: uncompressed labels (a pointer in a question is malformed).
@@ -130,12 +133,14 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   for (let i = 0; i < ar; i++) {
     const start = off;
     off = skipName(buf, off);
-    if (off < 0 || off + 10 > buf.length) return formerr(edns !== null);
+    if (off < 0 || off + 10 > buf.length) return formerr(edns !== null, questionEnd);
     const type = (buf[off] << 8) | buf[off + 1];
     const rdlen = (buf[off + 8] << 8) | buf[off + 9];
-    if (off + 10 + rdlen > buf.length) return formerr(edns !== null);
+    if (off + 10 + rdlen > buf.length) return formerr(edns !== null, questionEnd);
     if (type === TYPE_OPT) {
-      if (edns !== null || buf[start] !== 0 || off !== start + 1) return formerr();
+      if (edns !== null || buf[start] !== 0 || off !== start + 1) {
+        return formerr(false, questionEnd);
+      }
       edns = {
         udpSize: Math.max(MIN_UDP_PAYLOAD, (buf[off + 2] << 8) | buf[off + 3]),
         version: buf[off + 5],
@@ -144,8 +149,10 @@ export function parseQuery(buf: Uint8Array): ParseResult {
     }
     off += 10 + rdlen;
   }
-  if (off !== buf.length) return formerr(edns !== null);
-  if (edns && edns.version !== 0) return { ok: false, rcode: RCODE.BADVERS, edns: true };
+  if (off !== buf.length) return formerr(edns !== null, questionEnd);
+  if (edns && edns.version !== 0) {
+    return { ok: false, rcode: RCODE.BADVERS, edns: true, questionEnd };
+  }
   const query: Query = {
     id: (buf[0] << 8) | buf[1],
     opcode,
@@ -203,18 +210,29 @@ function writeOpt(
 }
 
 /**
- * Builds a header-only error reply (FORMERR, NOTIMP, REFUSED, SERVFAIL, BADVERS) for a message
- * that may not have parsed: id, opcode and RD are copied from the request when present.
+ * Builds a reply with an rcode and no records (FORMERR, NOTIMP, REFUSED, SERVFAIL, BADVERS) for
+ * a message that may not have parsed: id, opcode and RD are copied from the request, and the
+ * question `[12, questionEnd)` when it parsed. Keeping the question matters: stub resolvers that
+ * match replies to queries (glibc's res_queriesmatch) drop a reply without it and time out
+ * instead of seeing the rcode.
  */
-export function errorReply(request: Uint8Array, rcode: number, edns: boolean): Uint8Array {
-  const out = new Uint8Array(HEADER + (edns ? 11 : 0));
+export function errorReply(
+  request: Uint8Array,
+  rcode: number,
+  edns: boolean,
+  questionEnd = HEADER,
+): Uint8Array {
+  const q = questionEnd > HEADER ? request.subarray(HEADER, questionEnd) : new Uint8Array(0);
+  const out = new Uint8Array(HEADER + q.length + (edns ? 11 : 0));
   out[0] = request[0] ?? 0;
   out[1] = request[1] ?? 0;
   out[2] = 0x80 | ((request[2] ?? 0) & 0x79); // QR, opcode, RD
   out[3] = 0x80 | (rcode & 0xf); // RA
+  out[5] = q.length > 0 ? 1 : 0;
+  out.set(q, HEADER);
   if (edns) {
     out[11] = 1;
-    out.set(optRecord(DEFAULT_UDP_PAYLOAD, rcode >> 4), HEADER);
+    out.set(optRecord(DEFAULT_UDP_PAYLOAD, rcode >> 4), HEADER + q.length);
   }
   return out;
 }

@@ -218,22 +218,11 @@ export function createResponder(options: ResponderOptions): Responder {
     }
   }
 
-  /**
-   * A reply with an rcode and no records to a query that parsed. It keeps the question: stub
-   * resolvers that match replies to queries (glibc's res_queriesmatch) drop a reply without it
-   * and time out instead of seeing the rcode. RA says whether this server forwards at all, as
-   * in its other replies.
-   */
+  // RA says whether this server forwards at all, as in its other replies.
   function rcodeReply(request: Uint8Array, query: Query, rcode: number): Uint8Array {
-    const out = errorReply(request, rcode, query.edns !== null);
+    const out = errorReply(request, rcode, query.edns !== null, query.questionEnd);
     if (options.forward === undefined) out[3] &= ~0x80;
-    const q = request.subarray(12, query.questionEnd);
-    const withQ = new Uint8Array(out.length + q.length);
-    withQ.set(out.subarray(0, 12));
-    withQ[5] = 1;
-    withQ.set(q, 12);
-    withQ.set(out.subarray(12), 12 + q.length);
-    return withQ;
+    return out;
   }
 
   return {
@@ -246,7 +235,7 @@ export function createResponder(options: ResponderOptions): Responder {
       const parsed = parseQuery(request);
       if (!parsed.ok) {
         if (parsed.rcode < 0) return null;
-        return errorReply(request, parsed.rcode, parsed.edns);
+        return errorReply(request, parsed.rcode, parsed.edns, parsed.questionEnd);
       }
       const query = parsed.query;
       if (log.isEnabledFor("debug")) {
