@@ -10,6 +10,9 @@ import type { Responder } from "./responder.ts";
 
 const log = getLogger(["djdns", "tcp"]);
 
+/** Bytes of replies queued for one connection beyond which reading pauses until they drain. */
+const MAX_UNWRITTEN = 1024 * 1024;
+
 /** Bounds of the TCP face. */
 export interface TcpLimits {
   /** Most connections open at once; more are closed on accept. Default 128. */
@@ -63,20 +66,25 @@ export function serveTcp(
       if (!finished) idle = setTimeout(onIdle, idleMs);
     };
     const chunk = new Uint8Array(16 * 1024);
+    // Replies queued for a client that does not read are bounded too: reading stops until
+    // they drain.
+    let unwritten = 0;
     const write = (reply: Uint8Array) => {
       const framed = new Uint8Array(reply.length + 2);
       framed[0] = reply.length >> 8;
       framed[1] = reply.length & 0xff;
       framed.set(reply, 2);
+      unwritten += framed.length;
       writing = writing.then(async () => {
         let off = 0;
         while (off < framed.length) off += await conn.write(framed.subarray(off));
-      }).catch(() => {});
+      }).catch(() => {}).finally(() => {
+        unwritten -= framed.length;
+      });
     };
     try {
       for (;;) {
-        // Backpressure: stop reading while this connection has too many queries being answered.
-        while (inFlight >= maxInFlight) await new Promise<void>((r) => (slotFreed = r));
+        if (unwritten > MAX_UNWRITTEN) await writing;
         const n = await conn.read(chunk);
         if (n === null) break;
         const merged = new Uint8Array(buf.length + n);
@@ -86,6 +94,8 @@ export function serveTcp(
         while (buf.length >= 2) {
           const len = (buf[0] << 8) | buf[1];
           if (buf.length < len + 2) break;
+          // Backpressure: no new query while this connection has too many being answered.
+          while (inFlight >= maxInFlight) await new Promise<void>((r) => (slotFreed = r));
           const msg = buf.slice(2, len + 2);
           buf = buf.subarray(len + 2);
           restartIdle();
