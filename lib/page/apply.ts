@@ -34,10 +34,20 @@ export function applyEvent(parent: PageState, event: PageEvent): Applied {
       : [{ handler: event.handler, args: event.args, where: "event" }];
   let doc: Json = parent as unknown as Json;
   const tracks: Track[] = [];
+  // The one branch index all operations change something inside of (a path through
+  // branches[i]: the branch list is copied with only element i replaced), null for any other
+  // change of the branch list, undefined while none: lets validation skip the other branches.
+  let onlyBranch: number | null | undefined;
   for (const call of calls) {
     const ops: Op[] = handlerOps(call.handler, call.args, doc);
     for (const op of ops) {
       tracks.push(pathTrack(op.path));
+      const p = op.path;
+      if (p.length === 0) onlyBranch = null;
+      else if (p[0] === "branches") {
+        const i = p.length >= 3 && typeof p[1] === "number" ? p[1] : null;
+        onlyBranch = onlyBranch === undefined || onlyBranch === i ? i : null;
+      }
       // The location is formatted only if the operation fails.
       doc = applyOp(
         doc,
@@ -46,7 +56,7 @@ export function applyEvent(parent: PageState, event: PageEvent): Applied {
       );
     }
   }
-  const state = validateNextState(parent, doc, "state");
+  const state = validateNextState(parent, doc, "state", onlyBranch ?? undefined);
   const track = combineTracks(tracks);
   if (
     track.kind === "delegation" && !Object.hasOwn(parent.governance.participants, track.delegator)

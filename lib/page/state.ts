@@ -123,9 +123,21 @@ function checkBranch(raw: unknown, index: number, where: string, before?: unknow
   parsed.set(raw as object, branch);
 }
 
-function checkBranches(value: unknown, where: string, previous?: readonly JsonObject[]): void {
+function checkBranches(
+  value: unknown,
+  where: string,
+  previous?: readonly JsonObject[],
+  only?: number,
+): void {
   if (!Array.isArray(value)) fail(where, "must be a list");
   if (value.length > MAX_BRANCHES) fail(where, `more than ${MAX_BRANCHES} branches`);
+  if (only !== undefined && previous !== undefined && value.length === previous.length) {
+    // Every other branch is the previous state's: the loop below would skip them all.
+    if (previous[only] !== value[only]) {
+      checkBranch(value[only], only, `${where}[${only}]`, previous[only]);
+    }
+    return;
+  }
   for (let i = 0; i < value.length; i++) {
     // Positional identity first: an event usually changes one branch in place.
     if (previous !== undefined && previous[i] === value[i]) continue;
@@ -153,9 +165,16 @@ export function validateState(value: unknown, where = "state"): PageState {
 
 /**
  * Validates `next`, the result of applying an event to the valid state `prev`, re-checking only
- * the parts that are not shared with `prev` (states are copy-on-write).
+ * the parts that are not shared with `prev` (states are copy-on-write). `onlyBranch`, when the
+ * caller knows it, is the one branch index whose element may differ from `prev`'s (the changes
+ * were all inside that branch), so the other branches are not even compared.
  */
-export function validateNextState(prev: PageState, next: Json, where = "state"): PageState {
+export function validateNextState(
+  prev: PageState,
+  next: Json,
+  where = "state",
+  onlyBranch?: number,
+): PageState {
   if ((next as unknown) === prev) return prev;
   if (next === null || typeof next !== "object" || Array.isArray(next)) {
     fail(where, "must be an object");
@@ -167,7 +186,7 @@ export function validateNextState(prev: PageState, next: Json, where = "state"):
   if (v.meta !== prev.meta) checkMeta(v.meta, `${where}.meta`);
   if (v.governance !== prev.governance) validateGovernance(v.governance, `${where}.governance`);
   if (v.branches !== prev.branches) {
-    checkBranches(v.branches, `${where}.branches`, prev.branches);
+    checkBranches(v.branches, `${where}.branches`, prev.branches, onlyBranch);
   }
   return next as unknown as PageState;
 }
