@@ -29,7 +29,10 @@ export interface RunningServer {
  * Runs `djdns run ARGS…` on 127.0.0.1 with a free port (unless ARGS has --listen) and resolves
  * once it logs that it listens.
  */
-export async function startDjdns(args: string[], opts: { timeoutMs?: number } = {}): Promise<RunningServer> {
+export async function startDjdns(
+  args: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<RunningServer> {
   const listen = args.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"];
   const cmd = new Deno.Command(Deno.execPath(), {
     args: [...await djdnsTaskArgs(), "run", ...listen, ...args],
@@ -126,7 +129,9 @@ export async function fixtureRegistry(upstreamPort?: number): Promise<string> {
         await copy(`${from}/${e.name}`, `${to}/${e.name}`);
       } else {
         let text = await Deno.readTextFile(`${from}/${e.name}`);
-        if (upstreamPort !== undefined) text = text.replace("dns://127.0.0.1:1/", `dns://127.0.0.1:${upstreamPort}/`);
+        if (upstreamPort !== undefined) {
+          text = text.replace("dns://127.0.0.1:1/", `dns://127.0.0.1:${upstreamPort}/`);
+        }
         await Deno.writeTextFile(`${to}/${e.name}`, text);
       }
     }
