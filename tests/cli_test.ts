@@ -14,7 +14,7 @@ Deno.test("--version and --help", async () => {
   const h = await djdns("--help");
   assert.equal(h.code, 0);
   assert.match(h.stdout, /Usage: djdns COMMAND/);
-  for (const cmd of ["run", "resolve", "store", "deje"]) {
+  for (const cmd of ["run", "resolve", "page", "store", "deje"]) {
     const r = await djdns(cmd, "--help");
     assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
     assert.match(r.stdout, /Usage: djdns/, cmd);
