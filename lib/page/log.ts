@@ -222,6 +222,15 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   nodes.set(root.id, rootNode);
   headChain.push(rootNode);
 
+  // The node of the last event added: its approvals usually come next, and comparing their event
+  // id with it costs less than hashing the id into `nodes` (nodes are never replaced).
+  let lastNode: Node = rootNode;
+
+  /** nodes.get(id), short-cutting the last event added. */
+  function nodeOf(id: string): Node | undefined {
+    return id === lastNode.id ? lastNode : nodes.get(id);
+  }
+
   function markDirty(n: Node): void {
     if (n.linked && n !== rootNode) dirty.add(n);
   }
@@ -299,7 +308,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
   /** Adds a signature-checked approval; `strict` throws for claims that cannot count. */
   function takeApproval(a: Approval, strict: boolean): AddResult {
-    const n = nodes.get(a.event);
+    const n = nodeOf(a.event);
     if (n !== undefined && n.event === null) {
       if (!strict) return "duplicate";
       throw new SignedPageError("event-mismatch", `approval: ${a.event} is a root, not an event`);
@@ -453,7 +462,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
   /** The approval of (event, key) already held with these exact bytes, if any. */
   function held(a: Approval): boolean {
-    const n = nodes.get(a.event);
+    const n = nodeOf(a.event);
     const m = n ? n.approvals : heldApprovals.get(a.event);
     const h = m?.get(a.key);
     return h !== undefined && h.sig === a.sig && h.parent === a.parent;
@@ -491,6 +500,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       }
       const n = newNode(id, event, event.parent);
       nodes.set(id, n);
+      lastNode = n;
       const held = heldApprovals.get(id);
       if (held) {
         heldApprovals.delete(id);
