@@ -144,6 +144,8 @@ interface Node {
   finalized: boolean;
   onChain: boolean;
   queued: boolean;
+  /** In the dirty set (each approval marks its event: a flag test is cheaper than a Set add). */
+  dirty: boolean;
 }
 
 function newNode(id: string, event: PageEvent | null, parentId: string | null): Node {
@@ -166,6 +168,7 @@ function newNode(id: string, event: PageEvent | null, parentId: string | null): 
     finalized: false,
     onChain: false,
     queued: false,
+    dirty: false,
   };
 }
 
@@ -232,7 +235,10 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   }
 
   function markDirty(n: Node): void {
-    if (n.linked && n !== rootNode) dirty.add(n);
+    if (!n.dirty && n.linked && n !== rootNode) {
+      n.dirty = true;
+      dirty.add(n);
+    }
   }
 
   function link(n: Node, parent: Node): void {
@@ -426,7 +432,10 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       // Parents first, so that each event is applied and counted once per change.
       const queue = [...dirty].sort((a, b) => a.depth - b.depth);
       dirty.clear();
-      for (const n of queue) n.queued = true;
+      for (const n of queue) {
+        n.dirty = false;
+        n.queued = true;
+      }
       for (let i = 0; i < queue.length; i++) {
         const n = queue[i];
         n.queued = false;
