@@ -361,12 +361,21 @@ export function checkObject<T extends SignedObject["type"]>(
     }
   }
   checkByType(o, where, shaped);
+  // Entries exist for frozen objects only: a fresh object has none (no lookup needed).
+  const prior = Object.isFrozen(o) ? canon.get(o) : undefined;
   // The fields of (checkpoint) approvals were just checked to be strings and a number: freezing
   // the object itself is freezing it deeply.
   if (t === "approval" || t === "checkpoint-approval") Object.freeze(o);
-  else deepFreeze(o);
+  else if (shaped) {
+    // Likewise, a shaped event's fields other than its arguments are strings and a number (the
+    // test first, as in deepFreeze: an object frozen already is left as it is).
+    if (!Object.isFrozen(o)) {
+      Object.freeze(o);
+      deepFreeze(o.args);
+    }
+  } else deepFreeze(o);
   // An id computed before (checking the same object again) stays, as it always did.
-  if (text !== undefined) canon.set(o, { text, id: canon.get(o)?.id });
+  if (text !== undefined) canon.set(o, { text, id: prior?.id });
   return o as unknown as Extract<SignedObject, { type: T }>;
 }
 
