@@ -232,14 +232,18 @@ export function handlerOps(handler: HandlerName, args: Json, state: Json): Op[] 
   }
 }
 
+// The two tracks without a parameter, shared (frozen: they are handed out in EventStatus).
+const CONTENT: Track = Object.freeze({ kind: "content" });
+const MEMBERSHIP: Track = Object.freeze({ kind: "membership" });
+
 /** The track of one operation path. */
 export function pathTrack(p: readonly PathKey[]): Track {
-  if (p.length === 0) return { kind: "membership" };
-  if (p[0] !== "governance") return { kind: "content" };
+  if (p.length === 0) return MEMBERSHIP;
+  if (p[0] !== "governance") return CONTENT;
   if (p.length >= 4 && p[1] === "participants" && p[3] === "delegations") {
     return { kind: "delegation", delegator: p[2] as string };
   }
-  return { kind: "membership" };
+  return MEMBERSHIP;
 }
 
 /**
@@ -254,7 +258,7 @@ export function combineTracks(tracks: readonly Track[]): Track {
     else if (
       out.kind !== t.kind ||
       (out.kind === "delegation" && t.kind === "delegation" && out.delegator !== t.delegator)
-    ) return { kind: "membership" };
+    ) return MEMBERSHIP;
   }
-  return out ?? { kind: "content" };
+  return out ?? CONTENT;
 }
