@@ -208,8 +208,24 @@ function id32(v: Json | undefined, where: string, field: string, known?: KnownId
   hex32(v, where, field);
 }
 
+const APPROVAL_KEYS: ReadonlySet<string> = new Set(["type", "v", ...APPROVAL_FIELDS]);
+
+/** True when `o`'s own enumerable keys are exactly an approval's seven fields. */
+function hasApprovalFields(o: object): boolean {
+  const keys = Object.keys(o);
+  if (keys.length !== APPROVAL_KEYS.size) return false;
+  for (const k of keys) if (!APPROVAL_KEYS.has(k)) return false;
+  return true;
+}
+
 function checkApprovalShape(value: unknown, where: string, known?: KnownIds): Approval {
-  const o = shape(value, "approval", APPROVAL_FIELDS, NO_FIELDS, where);
+  // The fields of nearly every approval are exactly right: tested in one pass over its keys;
+  // anything else goes through shape(), which says what is wrong.
+  const o = value !== null && typeof value === "object" && !Array.isArray(value) &&
+      (value as Record<string, Json>).type === "approval" &&
+      (value as Record<string, Json>).v === VERSION && hasApprovalFields(value)
+    ? value as Record<string, Json>
+    : shape(value, "approval", APPROVAL_FIELDS, NO_FIELDS, where);
   id32(o.page, where, "page", known);
   id32(o.parent, where, "parent", known);
   id32(o.event, where, "event", known);
