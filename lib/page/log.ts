@@ -244,6 +244,13 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   function link(n: Node, parent: Node): void {
     n.parent = parent;
     parent.children.push(n);
+    if (waiting.size === 0) {
+      // No orphans that could be waiting for n: the loop below, for n alone.
+      n.linked = true;
+      n.depth = parent.depth + 1;
+      markDirty(n);
+      return;
+    }
     const stack = [n];
     while (stack.length > 0) {
       const c = stack.pop()!;
@@ -503,7 +510,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       known.event = id;
       known.parent = event.parent;
       if (nodes.has(id)) return "duplicate";
-      const parent = nodes.get(event.parent);
+      const parent = nodeOf(event.parent); // in a chain, the last event added
       if (parent === undefined && orphanEvents >= MAX_ORPHAN_EVENTS) {
         throw new SignedPageError("limit", "event: too many events held without their parent");
       }
