@@ -10,15 +10,7 @@
  * @module
  */
 import { verify, verifyHexKey } from "../crypto/mod.ts";
-import {
-  canonicalize,
-  canonicalizeMember,
-  decodeCanonical,
-  deepFreeze,
-  flat,
-  type Json,
-  sha256Hex,
-} from "./canonical.ts";
+import { canonicalize, decodeCanonical, deepFreeze, type Json, sha256Hex } from "./canonical.ts";
 import { SignedPageError } from "./errors.ts";
 import { type Governance, validateGovernance } from "./governance.ts";
 import { checkHandler, type HandlerName, HANDLERS } from "./handlers.ts";
@@ -250,32 +242,21 @@ export function checkApproval(value: unknown, where: string, known: KnownIds): A
 const EVENT_KEYS: ReadonlySet<string> = new Set(["args", "handler", "page", "parent", "type", "v"]);
 
 /**
- * The canonical text of an event (type and version already checked) that has exactly the fields
- * of an event, a plain object, lowercase-hex page and parent ids and a known handler: every
- * well-formed event. Its other fields need no escaping and sort in a fixed order, so the text is
- * assembled around the encoding of its arguments; the same text, and the same errors from the
- * arguments, as canonicalize(). Undefined for any other event, which canonicalize() then encodes
- * and judges as usual. Sorting and encoding the envelope was a third of the time of checking an
- * event.
+ * True for an event (type and version already checked) with exactly the fields of an event, a
+ * plain object, lowercase-hex page and parent ids and a known handler: every well-formed event.
+ * checkByType() then checks only its handler call.
  */
-function eventText(o: Record<string, Json>, where: string): string | undefined {
+function isShapedEvent(o: Record<string, Json>): boolean {
   const proto = Object.getPrototypeOf(o);
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (proto !== Object.prototype && proto !== null) return false;
   const keys = Object.keys(o);
-  if (keys.length !== EVENT_KEYS.size) return undefined;
-  for (const k of keys) if (!EVENT_KEYS.has(k)) return undefined;
-  const { page, parent, handler } = o;
-  if (!isLowerHex(page, 64) || !isLowerHex(parent, 64)) return undefined;
-  if (typeof handler !== "string" || !(HANDLERS as readonly string[]).includes(handler)) {
-    return undefined;
-  }
-  return flat(
-    `{"args":${canonicalizeMember(o.args, where, "args")},"handler":"${handler}",` +
-      `"page":"${page}","parent":"${parent}","type":"event","v":1}`,
-  );
+  if (keys.length !== EVENT_KEYS.size) return false;
+  for (const k of keys) if (!EVENT_KEYS.has(k)) return false;
+  return isLowerHex(o.page, 64) && isLowerHex(o.parent, 64) &&
+    typeof o.handler === "string" && (HANDLERS as readonly string[]).includes(o.handler);
 }
 
-/** `shaped`: an event whose fields eventText() already checked (only its handler call is left). */
+/** `shaped`: an event isShapedEvent() accepted (only its handler call is left to check). */
 function checkByType(o: Record<string, Json>, where: string, shaped: boolean): void {
   switch (o.type as SignedObject["type"]) {
     case "genesis": {
@@ -366,9 +347,8 @@ export function checkObject<T extends SignedObject["type"]>(
   const t = o.type as SignedObject["type"];
   let text: string | undefined;
   // Approvals and evidence have fixed-size fields, checked below: no need to measure them.
-  const shaped = t === "event" && (text = eventText(o, where)) !== undefined;
   if (t !== "approval" && t !== "checkpoint-approval" && t !== "evidence") {
-    text ??= canonicalize(o, where);
+    text = canonicalize(o, where);
     // UTF-8 takes at most 3 bytes per UTF-16 unit: measure exactly only near the limit.
     const max = MAX_BYTES[t];
     const size = text.length * 3 <= max ? 0 : encoder.encode(text).length;
@@ -376,6 +356,7 @@ export function checkObject<T extends SignedObject["type"]>(
       throw new SignedPageError("too-large", `${where}: ${size} bytes, limit ${max} for ${t}`);
     }
   }
+  const shaped = t === "event" && isShapedEvent(o);
   checkByType(o, where, shaped);
   // Entries exist for frozen objects only: a fresh object has none (no lookup needed).
   const prior = Object.isFrozen(o) ? canon.get(o) : undefined;
