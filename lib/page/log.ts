@@ -126,6 +126,38 @@ export interface PageLog {
   checkpoints(): CheckpointLink[];
 }
 
+/**
+ * What one key signed under one parent: the approval, or once it approved two children of that
+ * parent (equivocation), all its approvals there by event.
+ */
+type Claim = Approval | { readonly key: string; readonly byEvent: Map<string, Approval> };
+
+/**
+ * The claims under one parent, at most one per key: a few (the approvals of its children), kept
+ * in an array searched by key, or a Map past {@linkcode SMALL_CLAIMS}.
+ */
+type Claims = readonly Claim[] | Map<string, Claim>;
+
+/** Claims a parent keeps in an array before they move to a Map. */
+const SMALL_CLAIMS = 8;
+
+function findClaim(claims: Claims, key: string): Claim | undefined {
+  if (claims instanceof Map) return claims.get(key);
+  for (const c of claims) if (c.key === key) return c;
+  return undefined;
+}
+
+/** `claims` with `claim` added, or replacing the claim of its key: a new array, or the Map. */
+function withClaim(claims: Claims, claim: Claim): Claims {
+  if (claims instanceof Map) return claims.set(claim.key, claim);
+  for (let i = 0; i < claims.length; i++) {
+    if (claims[i].key === claim.key) return claims.with(i, claim);
+  }
+  // Arrays of exactly their size (a pushed array keeps room for 16 more, per parent).
+  const grown = [...claims, claim];
+  return grown.length > SMALL_CLAIMS ? new Map(grown.map((c) => [c.key, c])) : grown;
+}
+
 interface Node {
   readonly id: string;
   readonly event: PageEvent | null;
@@ -146,6 +178,8 @@ interface Node {
   queued: boolean;
   /** In the dirty set (each approval marks its event: a flag test is cheaper than a Set add). */
   dirty: boolean;
+  /** The claims under this event as parent (see the log's `recordClaim`). */
+  claims: Claims | undefined;
 }
 
 function newNode(id: string, event: PageEvent | null, parentId: string | null): Node {
@@ -169,6 +203,7 @@ function newNode(id: string, event: PageEvent | null, parentId: string | null): 
     onChain: false,
     queued: false,
     dirty: false,
+    claims: undefined,
   };
 }
 
@@ -198,9 +233,9 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   let heldCount = 0;
   // Every signed approval claim (parent, key) → event → approval, matching or not: equivocation
   // is a property of what a key signed, so it must not depend on which objects arrived first.
-  // Keyed by key, then parent: the approval's own strings are the keys, where a concatenated
-  // (parent, key) string per approval cost more time and memory than the rest of the entry.
-  const claims = new Map<string, Map<string, Approval | Map<string, Approval>>>();
+  // The claims under a parent are kept on its node (`Node.claims`: found without a lookup in a
+  // large map, for the approvals of the last event), or here while the parent is not held.
+  const orphanClaims = new Map<string, Claims>(); // parent id without a node → its claims
   const excluded = new Map<string, Set<string>>(); // parent → equivocating keys
   const found = new Map<string, Evidence>(); // `${parent}/${key}` → evidence
   const chain = [...root.chain];
@@ -271,21 +306,27 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   }
 
   function recordClaim(a: Approval): void {
-    let byParent = claims.get(a.key);
-    if (byParent === undefined) claims.set(a.key, byParent = new Map());
-    const prev = byParent.get(a.parent);
-    if (prev === undefined) {
-      // Nearly every claim is the only one of its (parent, key): keep just the approval.
-      byParent.set(a.parent, a);
-      return;
-    }
-    let byEvent: Map<string, Approval>;
-    if (prev instanceof Map) byEvent = prev;
+    // The parent is usually the last event's parent.
+    const pn = lastNode.parentId === a.parent && lastNode.parent !== null
+      ? lastNode.parent
+      : nodeOf(a.parent);
+    const held = pn !== undefined ? pn.claims : orphanClaims.get(a.parent);
+    const prev = held && findClaim(held, a.key);
+    let next: Claims | undefined;
+    let byEvent: Map<string, Approval> | undefined;
+    // Nearly every claim is the only one of its (parent, key): keep just the approval.
+    if (prev === undefined) next = withClaim(held ?? [], a);
+    else if ("byEvent" in prev) byEvent = prev.byEvent;
     else {
       if (prev.event === a.event) return;
       byEvent = new Map([[prev.event, prev]]);
-      byParent.set(a.parent, byEvent);
+      next = withClaim(held!, { key: a.key, byEvent });
     }
+    if (next !== undefined && next !== held) {
+      if (pn !== undefined) pn.claims = next;
+      else orphanClaims.set(a.parent, next);
+    }
+    if (byEvent === undefined) return;
     if (byEvent.has(a.event)) return;
     byEvent.set(a.event, a);
     // The two lowest event ids: the same evidence whatever order the claims arrived in.
@@ -295,8 +336,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       let set = excluded.get(a.parent);
       if (!set) excluded.set(a.parent, set = new Set());
       set.add(a.key);
-      const parent = nodes.get(a.parent);
-      if (parent) { for (const c of parent.children) markDirty(c); }
+      if (pn) { for (const c of pn.children) markDirty(c); }
     }
   }
 
@@ -517,6 +557,12 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       const n = newNode(id, event, event.parent);
       nodes.set(id, n);
       lastNode = n;
+      // Claims made under this event before it was held move to its node.
+      const claims = orphanClaims.size > 0 ? orphanClaims.get(id) : undefined;
+      if (claims) {
+        orphanClaims.delete(id);
+        n.claims = claims;
+      }
       const held = heldApprovals.get(id);
       if (held) {
         heldApprovals.delete(id);
