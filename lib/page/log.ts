@@ -476,8 +476,15 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
   function settle(): void {
     if (dirty.size > 0) {
-      // Parents first, so that each event is applied and counted once per change.
-      const queue = [...dirty].sort((a, b) => a.depth - b.depth);
+      // Parents first, so that each event is applied and counted once per change. Events
+      // usually arrive parents first: sort only when they did not.
+      const queue = [...dirty];
+      for (let i = 1; i < queue.length; i++) {
+        if (queue[i - 1].depth > queue[i].depth) {
+          queue.sort((a, b) => a.depth - b.depth);
+          break;
+        }
+      }
       dirty.clear();
       for (const n of queue) {
         n.dirty = false;
