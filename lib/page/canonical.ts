@@ -115,6 +115,8 @@ function encode(
  * - keys that would not stay in insertion order (array indices: any key starting with a digit)
  *   or that name a property of Object.prototype (`__proto__`, `constructor`, and any property a
  *   polluted prototype gained, whose setter a copy would call);
+ * - objects of more than MAX_COPIED_KEYS keys (a state's participants: V8 would keep a hidden
+ *   class per key of the copies);
  * - a polluted runtime: a `toJSON` on Object.prototype or Array.prototype (JSON.stringify would
  *   call it), or a replaced array iterator (arrays are copied by spreading).
  * What is stringified is the copy: a value the copy takes is read once, as encode() reads it (a
@@ -153,8 +155,6 @@ function plainCopy(value: unknown, depth: number): unknown {
       if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
       // Default sort compares UTF-16 code units: exactly RFC 8785 §3.2.3.
       const keys = Object.keys(value).sort();
-      // Large objects (states keyed by participants) are left to encode(): copying them would
-      // leave V8 a hidden class per key.
       if (keys.length > MAX_COPIED_KEYS) return NOT_PLAIN;
       const copy: Record<string, unknown> = {};
       for (const key of keys) {
