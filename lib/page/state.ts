@@ -101,8 +101,19 @@ function withNewRecords(raw: object, before: unknown): Branch | undefined {
   }
 }
 
-function checkBranch(raw: unknown, index: number, where: string, before?: unknown): void {
-  if (raw !== null && typeof raw === "object" && parsed.has(raw)) return;
+/**
+ * Validates (and caches the parsed form of) one raw branch. `before` is the branch it replaces,
+ * if any; `fresh` says that `raw` was just made by copy-on-write, so cannot be in the cache yet
+ * (asking would cost a WeakMap lookup per event for nothing).
+ */
+function checkBranch(
+  raw: unknown,
+  index: number,
+  where: string,
+  before?: unknown,
+  fresh = false,
+): void {
+  if (!fresh && raw !== null && typeof raw === "object" && parsed.has(raw)) return;
   if (raw !== null && typeof raw === "object") {
     const quick = withNewRecords(raw, before);
     if (quick !== undefined) {
@@ -132,9 +143,10 @@ function checkBranches(
   if (!Array.isArray(value)) fail(where, "must be a list");
   if (value.length > MAX_BRANCHES) fail(where, `more than ${MAX_BRANCHES} branches`);
   if (only !== undefined && previous !== undefined && value.length === previous.length) {
-    // Every other branch is the previous state's: the loop below would skip them all.
+    // Every other branch is the previous state's: the loop below would skip them all. This one,
+    // if changed, is a copy made by the event's operations.
     if (previous[only] !== value[only]) {
-      checkBranch(value[only], only, `${where}[${only}]`, previous[only]);
+      checkBranch(value[only], only, `${where}[${only}]`, previous[only], true);
     }
     return;
   }
