@@ -24,6 +24,7 @@ import type { Track } from "./handlers.ts";
 import {
   type Approval,
   checkApproval,
+  checkEvent,
   checkObject,
   type Evidence,
   type Genesis,
@@ -551,7 +552,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     genesis,
 
     addEvent(raw) {
-      const event = checkObject(raw, "event");
+      const event = checkEvent(raw, known);
       checkPage(event.page, "event");
       const id = objectId(event);
       known.event = id;
