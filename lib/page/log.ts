@@ -28,7 +28,6 @@ import {
   checkObject,
   type Evidence,
   type Genesis,
-  type KnownIds,
   objectId,
   type PageEvent,
   verifyApproval,
@@ -38,6 +37,9 @@ import { type PageState, stateHash } from "./state.ts";
 
 /** Most events held whose parent is not known. */
 export const MAX_ORPHAN_EVENTS = 4096;
+/** Approval keys the log remembers as validated (see KnownIds). */
+const KNOWN_KEYS = 4;
+
 /** Most approvals held for events that are not known. */
 export const MAX_ORPHAN_APPROVALS = 65_536;
 
@@ -245,11 +247,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   const forkDirty = new Set<Node>();
   const headChain: Node[] = [];
   // Ids validated here: the page's and the last event's (its approvals usually come next).
-  const known: { -readonly [K in keyof KnownIds]: string } = {
-    page: pageId,
-    event: pageId,
-    parent: pageId,
-  };
+  const known = { page: pageId, event: pageId, parent: pageId, keys: [] as string[] };
 
   const rootNode = newNode(root.id, null, null);
   rootNode.linked = true;
@@ -534,6 +532,11 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
   function checkedApproval(raw: Approval, where: string): Approval {
     const a = checkApproval(raw, where, known);
+    // A committee's keys recur: remember the last few (validated) for the next approvals.
+    if (!known.keys.includes(a.key)) {
+      known.keys.unshift(a.key);
+      if (known.keys.length > KNOWN_KEYS) known.keys.pop();
+    }
     checkPage(a.page, where);
     // Each signature is verified once per log: a copy of a held approval (gossip duplicates,
     // evidence that repeats it) is recognised by its bytes.
