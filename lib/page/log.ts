@@ -37,11 +37,10 @@ import { type PageState, stateHash } from "./state.ts";
 
 /** Most events held whose parent is not known. */
 export const MAX_ORPHAN_EVENTS = 4096;
-/** Approval keys the log remembers as validated (see KnownIds). */
-const KNOWN_KEYS = 4;
-
 /** Most approvals held for events that are not known. */
 export const MAX_ORPHAN_APPROVALS = 65_536;
+/** Approval keys a log remembers as validated (see KnownIds). */
+const KNOWN_KEYS = 4;
 
 /** Where an event stands. */
 export interface EventStatus {
@@ -246,7 +245,8 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   const dirty = new Set<Node>();
   const forkDirty = new Set<Node>();
   const headChain: Node[] = [];
-  // Ids validated here: the page's and the last event's (its approvals usually come next).
+  // Ids validated here (see KnownIds): the page's, the last event's and its parent's, and the
+  // last few approval keys.
   const known = { page: pageId, event: pageId, parent: pageId, keys: [] as string[] };
 
   const rootNode = newNode(root.id, null, null);

@@ -155,8 +155,8 @@ function shape(
 }
 
 // 1 for the character codes of lowercase hex digits. Every approval carries four ids and a
-// signature in hex; a table lookup per character checks them about twice as fast as the regexps
-// /^[0-9a-f]{64}$/ and /^[0-9a-f]{128}$/, with the same verdicts.
+// signature in hex; a table lookup per character checks them 1.4-2x as fast as the regexps
+// /^[0-9a-f]{64}$/ and /^[0-9a-f]{128}$/ (measured), with the same verdicts.
 const HEX_DIGIT = new Uint8Array(128);
 for (const c of "0123456789abcdef") HEX_DIGIT[c.charCodeAt(0)] = 1;
 
@@ -184,8 +184,8 @@ const NO_FIELDS: string[] = [];
 /**
  * Ids a caller has validated already (each 64 lowercase hex digits): the page id, the last event
  * it took (its approvals, and its child, usually come next) and that event's parent. An id field
- * of an approval or event equal to one of them is valid without being scanned again; the scans
- * were a tenth of the cost of taking an approval.
+ * of an approval or event equal to one of them is valid without being scanned again (comparing
+ * two equal strings costs less than scanning one).
  */
 export interface KnownIds {
   readonly page: string;
