@@ -7,6 +7,7 @@ import { sign } from "../lib/crypto/mod.ts";
 import {
   approvalMessage,
   approve,
+  checkObject,
   createPageLog,
   decodeObject,
   encodeObject,
@@ -243,4 +244,10 @@ Deno.test("hostile: an event that breaks the state is rejected, not applied", ()
   const child = proposeEvent(log.pageId, objectId(bad), "DELETE", { path: ["meta"] });
   log.addEvent(child);
   equal(log.status(objectId(child)).code, "parent-rejected");
+});
+
+Deno.test("hostile: type names inherited by every object are not object types (unknown-type)", () => {
+  for (const type of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+    throws(() => checkObject({ type, v: 1 } as never), { code: "unknown-type" } as never, type);
+  }
 });

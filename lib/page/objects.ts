@@ -417,10 +417,11 @@ const canon = new WeakMap<object, Canon>();
 const TYPES: ReadonlySet<string> = new Set(Object.keys(MAX_BYTES));
 
 function shapeHeader(o: Record<string, Json>, type: string | undefined, where: string): void {
-  // `in` on a string read from input looks it up in V8's string table; the expected type, when
-  // it is one, is decided by comparing two strings. Otherwise the `in` test decides, as always.
+  // The expected type, when it is one, is decided by comparing two strings; otherwise the set of
+  // type names decides (not `in`, which would also accept names such as "toString" that every
+  // object inherits).
   const expected = type !== undefined && o.type === type && TYPES.has(type);
-  if (!expected && (typeof o.type !== "string" || !(o.type in MAX_BYTES))) {
+  if (!expected && (typeof o.type !== "string" || !TYPES.has(o.type))) {
     throw new SignedPageError(
       "unknown-type",
       `${where}.type: unknown type ${JSON.stringify(o.type)}`,
