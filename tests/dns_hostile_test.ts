@@ -424,3 +424,42 @@ Deno.test({
     }
   },
 });
+
+// A datagram whose source port is 0 (spoofable; node:dgram refuses to send to it). Crafted with
+// a raw socket, so it needs root; CI runs as root.
+const RAW_SENDER = `
+import socket, struct, sys
+port = int(sys.argv[1])
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+for label in b"zzz.root.demo".split(b"."):
+    q += bytes([len(label)]) + label
+q += b"\\0" + struct.pack(">HH", 1, 1)
+udp = struct.pack(">HHHH", 0, port, 8 + len(q), 0) + q
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s.sendto(udp, ("127.0.0.1", port))
+`;
+
+Deno.test("hostile: a query from source port 0 does not take the server down", async (t) => {
+  if (Deno.uid() !== 0) {
+    console.log("skipped: crafting a datagram from port 0 needs a raw socket (root)");
+    return;
+  }
+  const dir = await fixtureRegistry();
+  const s = await startDjdns(["--pages", dir, "--no-upstream"]);
+  const c = await UdpClient.open();
+  try {
+    const sent = await new Deno.Command("python3", { args: ["-c", RAW_SENDER, String(s.port)] })
+      .output();
+    assert.equal(sent.code, 0, new TextDecoder().decode(sent.stderr));
+    await new Promise((r) => setTimeout(r, 300)); // the uncached answer settles, then is sent
+    await t.step("still answers", async () => {
+      const reply = await c.exchange(s.port, buildQuery({ name: "in.root.demo" }));
+      assert.ok(reply, "no reply: the server died");
+      assert.equal(header(reply).ancount, 1);
+    });
+  } finally {
+    await c.close();
+    await s.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -73,8 +73,16 @@ export function serveUdp(
     return ok;
   };
   const sent = (err: Error | null) => err && log.debug("send: {err}", { err });
+  // node:dgram's send throws synchronously for some destinations (port 0, which a spoofed
+  // source can claim; a socket closed while an answer was pending). A throw here would escape a
+  // promise callback and end the process, so nothing leaves this function.
   const send = (reply: Uint8Array | null, rport: number, raddr: string) => {
-    if (reply) socket.send(reply, rport, raddr, sent);
+    if (!reply || rport === 0) return;
+    try {
+      socket.send(reply, rport, raddr, sent);
+    } catch (err) {
+      log.debug("send to {raddr}:{rport}: {err}", { raddr, rport, err });
+    }
   };
   socket.on("message", (msg, rinfo) => {
     const origin = recursionFor(rinfo.address) ? RECURSIVE : NOT_RECURSIVE;
