@@ -53,6 +53,10 @@ Deno.test("forwarder: answers from one upstream with RD and EDNS0", async () => 
     assert.equal(up.lastQuery!.flag_rd, false);
     const opt2 = up.lastQuery!.additionals?.find((r) => r.type === "OPT") as { flag_do: boolean };
     assert.equal(opt2.flag_do, true);
+    assert.equal(up.lastQuery!.flag_cd, false);
+
+    await fwd.query("www.example.test", "A", "IN", { checkingDisabled: true });
+    assert.equal(up.lastQuery!.flag_cd, true);
   } finally {
     await fwd.close();
     await up.close();

@@ -32,8 +32,8 @@ Deno.test("parseQuery reads id, flags, a normalized name and EDNS", () => {
   assert.equal(p.query.qtype, 28);
   assert.deepEqual(p.query.edns, { udpSize: 4096, version: 0, dnssecOk: true });
   // Same question in another case: same cache key.
-  const q = parseQuery(query("www.example.org", { type: "AAAA" }));
-  assert.ok(q.ok && q.query.key === p.query.key && q.query.edns === null);
+  const q = parseQuery(query("www.example.org", { type: "AAAA", edns: true }));
+  assert.ok(q.ok && q.query.key === p.query.key);
 });
 
 Deno.test("parseQuery escapes dots and odd bytes inside labels", () => {
@@ -114,4 +114,16 @@ Deno.test("toTemplate strips a trailing OPT and refuses garbage", () => {
   assert.equal(d.additionals!.length, 0);
   assert.equal(t.ttlOffsets.length, 1);
   assert.equal(toTemplate(withOpt.subarray(0, withOpt.length - 3)), null);
+});
+
+Deno.test("the cache key tells DO and CD apart (RFC 4035 §3.2.1, §3.2.2)", () => {
+  const plain = parseQuery(query("a.b"));
+  const withDo = parseQuery(query("a.b", { edns: true })); // the helper sets DO with EDNS
+  const cdBytes = query("a.b");
+  cdBytes[3] |= 0x10;
+  const withCd = parseQuery(cdBytes);
+  assert.ok(plain.ok && withDo.ok && withCd.ok);
+  assert.equal(withCd.query.cd, true);
+  const keys = new Set([plain.query.key, withDo.query.key, withCd.query.key]);
+  assert.equal(keys.size, 3);
 });

@@ -195,5 +195,6 @@ export function resolverFor(
 
 /** Adapts the forwarder to the responder's {@linkcode Forward}. */
 export function forwardFor(forwarder: Forwarder): Forward {
-  return (name, qtype, qclass, dnssecOk) => forwarder.query(name, qtype, qclass, { dnssecOk });
+  return (name, qtype, qclass, dnssecOk, checkingDisabled) =>
+    forwarder.query(name, qtype, qclass, { dnssecOk, checkingDisabled });
 }

@@ -54,7 +54,7 @@ export interface Query {
   questionEnd: number;
   /** EDNS0, or null when the query carried no OPT record. */
   edns: Edns | null;
-  /** Cache key of the question: lowercase wire name, type and class. */
+  /** Cache key of the question: lowercase wire name, type, class, and the DO and CD bits. */
   key: string;
 }
 
@@ -163,7 +163,16 @@ export function parseQuery(buf: Uint8Array): ParseResult {
     qclass,
     questionEnd,
     edns,
-    key: key + String.fromCharCode(qtype >> 8, qtype & 0xff, qclass >> 8, qclass & 0xff),
+    // DO and CD change what an upstream returns (RRSIGs; unvalidated data), so they are part of
+    // the question as far as caching goes (RFC 4035 §3.2.1, §3.2.2).
+    key: key +
+      String.fromCharCode(
+        qtype >> 8,
+        qtype & 0xff,
+        qclass >> 8,
+        qclass & 0xff,
+        (edns?.dnssecOk ? 1 : 0) | (flags & 0x0010 ? 2 : 0),
+      ),
   };
   return { ok: true, query };
 }

@@ -92,6 +92,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         question,
         recursionDesired: opts.recursionDesired ?? true,
         dnssecOk: opts.dnssecOk ?? false,
+        checkingDisabled: opts.checkingDisabled ?? false,
       });
       let packet: ForwardResult["packet"] | undefined;
       const accept = (bytes: Uint8Array) => {

@@ -14,6 +14,7 @@ export const EDNS_UDP_PAYLOAD = 1232;
 const FLAG_QR = 0x8000;
 const FLAG_TC = 0x0200;
 const FLAG_RD = 0x0100;
+const FLAG_CD = 0x0010;
 const OPCODE_MASK = 0x7800;
 const TYPE_OPT = 41;
 const EDNS_DO = 0x8000;
@@ -122,6 +123,8 @@ export interface QuerySpec {
   recursionDesired: boolean;
   /** EDNS0 DO bit. */
   dnssecOk: boolean;
+  /** Set the CD bit (RFC 4035 §3.2.2: the client validates itself). */
+  checkingDisabled?: boolean;
 }
 
 /** A standard query with one question and an EDNS0 OPT record advertising {@link EDNS_UDP_PAYLOAD}. */
@@ -130,7 +133,7 @@ export function buildQuery(spec: QuerySpec): Uint8Array {
   const out = new Uint8Array(12 + question.name.length + 4 + 11);
   const view = new DataView(out.buffer);
   view.setUint16(0, id);
-  view.setUint16(2, spec.recursionDesired ? FLAG_RD : 0);
+  view.setUint16(2, (spec.recursionDesired ? FLAG_RD : 0) | (spec.checkingDisabled ? FLAG_CD : 0));
   view.setUint16(4, 1); // QDCOUNT
   view.setUint16(10, 1); // ARCOUNT: the OPT record
   out.set(question.name, 12);

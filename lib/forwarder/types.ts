@@ -31,6 +31,8 @@ export interface QueryOptions {
   upstreams?: readonly Upstream[];
   /** Set the EDNS0 DO bit (RFC 3225). Default false. */
   dnssecOk?: boolean;
+  /** Set the CD bit (the client does its own DNSSEC validation). Default false. */
+  checkingDisabled?: boolean;
   /** Set the RD bit. Default true. */
   recursionDesired?: boolean;
 }

@@ -39,6 +39,7 @@ export type Forward = (
   qtype: number,
   qclass: number,
   dnssecOk: boolean,
+  checkingDisabled: boolean,
 ) => Promise<UpstreamReply>;
 
 /** Options of {@linkcode createResponder}. */
@@ -173,6 +174,7 @@ export function createResponder(options: ResponderOptions): Responder {
       query.qtype,
       query.qclass,
       query.edns?.dnssecOk ?? false,
+      query.cd,
     );
     const template = toTemplate(up.bytes);
     if (!template) throw new Error("upstream reply could not be re-framed");
