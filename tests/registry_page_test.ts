@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { PageError, parsePage, parseTarget } from "../lib/registry/page.ts";
+import { pageKey, snapshotSource } from "../lib/registry/files.ts";
 import { isIPv6, parseRecord } from "../lib/registry/rdata.ts";
 import { compileSelector } from "../lib/registry/selector.ts";
 
@@ -130,4 +131,18 @@ Deno.test("selectors the linear engine cannot run are refused at load", () => {
   );
   assert.throws(() => compileSelector("("), /not a linear-time regexp/);
   assert.throws(() => compileSelector("a".repeat(1025)), /longer than 1024/);
+});
+
+Deno.test("a page file can never stand in for a signed page", () => {
+  const id = "ab".repeat(32);
+  assert.throws(() => pageKey(`./djdns:${id}`), /reserved/);
+  const snap = {
+    dir: "/x",
+    root: { key: "root.json", page: parsePage({ branches: [] }) },
+    pages: new Map(),
+    errors: [],
+  };
+  const source = snapshotSource(() => snap);
+  const signed = { key: `djdns:${id}`, page: parsePage({ branches: [] }) };
+  assert.throws(() => source.get({ kind: "file", path: "evil.json" }, signed), /names a page file/);
 });

@@ -200,3 +200,76 @@ Deno.test("walk depth and work per query are capped", async () => {
   assert.ok(r.registry && r.rcode === 2);
   assert.ok(r.trace.some((l) => l.includes("work limit")));
 });
+
+Deno.test("a walk stops at its time limit (clock injected)", async () => {
+  let t = 0;
+  const many = {
+    root: { branches: [{ selector: "x$", targets: ["p"] }] },
+    p: { branches: Array.from({ length: 1000 }, () => ({ selector: "y$" })) },
+  };
+  const resolve = createResolver({ source: memorySource(many), now: () => (t += 1) });
+  const r = await resolve("x", "A", { trace: true });
+  assert.ok(r.registry && r.rcode === 2);
+  assert.ok(r.trace.some((l) => l.includes("250 ms")));
+  assert.ok(t < 300, `stopped after ${t} clock reads`);
+});
+
+Deno.test("long selectors on long names cost more of the work budget", async () => {
+  const long = "(?:a|b)" + "c?".repeat(400) + "x$";
+  const pages = {
+    root: { branches: [{ selector: "x$", targets: ["p"] }] },
+    p: { branches: Array.from({ length: 1000 }, () => ({ selector: long })) },
+  };
+  const name = "q".repeat(60) + "." + "q".repeat(60) + ".x";
+  const r = await createResolver({ source: memorySource(pages) })(name, "A", { trace: true });
+  // 1000 tests at 1 unit each would fit the 20,000-unit budget; at their real cost they do not.
+  assert.ok(r.registry && r.rcode === 2);
+  assert.ok(r.trace.some((l) => l.includes("work limit")));
+});
+
+Deno.test("a dns:// server cannot slip records for other names into an answer", async () => {
+  const upstream: UpstreamQuery = (name) =>
+    Promise.resolve({
+      rcode: 0,
+      answers: [
+        { name, type: "CNAME", class: "IN", ttl: 5, data: "real.example" },
+        { name: "real.example", type: "A", class: "IN", ttl: 5, data: "192.0.2.1" },
+        { name: "www.bank.example", type: "A", class: "IN", ttl: 5, data: "203.0.113.66" },
+      ],
+      authorities: [],
+    });
+  const r = await createResolver({ source: memorySource(PAGES), upstream })("up.t", "A");
+  assert.ok(r.registry);
+  assert.deepEqual(r.answers.map((a) => a.name), ["up.t", "real.example"]);
+});
+
+Deno.test("NODATA from a dns:// server is not authoritative", async () => {
+  const upstream: UpstreamQuery = () => Promise.resolve({ rcode: 0, answers: [], authorities: [] });
+  const r = await createResolver({ source: memorySource(PAGES), upstream })("up.t", "A");
+  assert.ok(r.registry && r.rcode === 0 && r.answers.length === 0);
+  assert.equal(r.authoritative, false);
+});
+
+Deno.test("a CNAME leaving the registry carries the upstream's NXDOMAIN, or SERVFAIL", async () => {
+  let fail = false;
+  const upstream: UpstreamQuery = () =>
+    fail ? Promise.reject(new Error("timeout")) : Promise.resolve({
+      rcode: 3,
+      answers: [],
+      authorities: [{
+        name: "example.org",
+        type: "SOA",
+        class: "IN",
+        ttl: 60,
+        data: { mname: "a", rname: "b", serial: 1, refresh: 1, retry: 1, expire: 1, minimum: 60 },
+      }],
+    });
+  const resolve = createResolver({ source: memorySource(PAGES), upstream });
+  const nx = await resolve("cx.t", "A");
+  assert.ok(nx.registry && nx.rcode === 3);
+  assert.equal(nx.answers[0].type, "CNAME");
+  assert.equal(nx.authorities[0].type, "SOA");
+  fail = true;
+  const sf = await resolve("cx.t", "A");
+  assert.ok(sf.registry && sf.rcode === 2);
+});

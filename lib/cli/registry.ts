@@ -183,6 +183,7 @@ export function resolverFor(
   return createResolver({
     source: snapshotSource(() => registry.snapshot),
     upstream,
+    now: () => performance.now(),
     serial: () => {
       if (registry.snapshot !== last) {
         last = registry.snapshot;

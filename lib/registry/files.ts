@@ -40,6 +40,10 @@ export function pageKey(target: string): string {
   if (key === ".." || key.startsWith("../") || key === "." || path.posix.isAbsolute(key)) {
     throw new Error(`page '${target}' lies outside the page directory`);
   }
+  // Signed pages are keyed `djdns:<id>`; a file may never stand in for one.
+  if (key.startsWith("djdns:")) {
+    throw new Error(`page file names starting with 'djdns:' are reserved`);
+  }
   return key;
 }
 
@@ -108,13 +112,22 @@ export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<
 }
 
 /**
- * A {@linkcode PageSource} reading from whatever snapshot `current()` returns at the moment of
- * each lookup, so a reload swaps pages without any query seeing a mix of old and new.
+ * A {@linkcode PageSource} over whatever snapshot `current()` returns. A query takes a
+ * {@linkcode PageSource.view} first, so a reload swaps pages without any query seeing a mix of
+ * old and new.
  */
 export function snapshotSource(current: () => PageSnapshot): PageSource {
   return {
     root: () => current().root,
-    get(target) {
+    view() {
+      const snap = current();
+      return snapshotSource(() => snap);
+    },
+    get(target, from) {
+      // Only pages verified from their genesis may be reached from a signed page.
+      if (target.kind === "file" && from.key.startsWith("djdns:")) {
+        throw new Error(`signed page ${from.key.slice(6)} names a page file (${target.path})`);
+      }
       const key = target.kind === "djdns" ? `djdns:${target.pageId}` : pageKey(target.path);
       const found = current().pages.get(key);
       if (found === undefined) {

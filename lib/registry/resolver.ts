@@ -43,12 +43,17 @@ export type UpstreamQuery = (
 export interface ResolverLimits {
   /** Deepest chain of pages followed from the root. */
   maxDepth: number;
-  /** Most branch tests for one query, all pages and CNAME hops together. */
+  /**
+   * Most work units for one query, all pages and CNAME hops together: a branch test costs 1,
+   * more for long regular expressions on long names (see `Selector.cost`).
+   */
   maxWork: number;
   /** Most `dns://` lookups for one query. */
   maxUpstream: number;
   /** Longest CNAME chain followed. */
   maxCnames: number;
+  /** Most milliseconds of walking per query, when the resolver has a clock. */
+  maxMs: number;
 }
 
 /** Default {@linkcode ResolverLimits}. */
@@ -57,6 +62,7 @@ export const DEFAULT_LIMITS: ResolverLimits = {
   maxWork: 20_000,
   maxUpstream: 4,
   maxCnames: 8,
+  maxMs: 250,
 };
 
 /** Negative-caching TTL (RFC 2308) of the SOA the registry puts in NXDOMAIN/NODATA answers. */
@@ -82,6 +88,11 @@ export interface ResolverOptions {
   source: PageSource;
   upstream?: UpstreamQuery;
   limits?: Partial<ResolverLimits>;
+  /**
+   * A clock in milliseconds, for the per-query time limit (the walk stops at the next branch
+   * test once it is over); without one only the work units limit the walk.
+   */
+  now?: () => number;
   /** Serial of the synthesized SOA; bump when pages change so caches downstream notice. */
   serial?: () => number;
 }
@@ -99,6 +110,9 @@ type Walk =
   | { kind: "empty" };
 
 interface QueryState {
+  source: PageSource;
+  /** Clock reading after which the walk gives up (when a clock was given). */
+  deadline?: number;
   work: number;
   upstream: number;
   errors: number;
@@ -156,8 +170,10 @@ export function createResolver(options: ResolverOptions): Resolver {
   ): Promise<Walk> {
     const branches = lp.page.branches;
     for (let i = 0; i < branches.length; i++) {
-      if (++st.work > st.limits.maxWork) throw new WorkLimit();
       const b = branches[i];
+      st.work += b.selector.cost(name);
+      if (st.work > st.limits.maxWork) throw new WorkLimit();
+      if (st.deadline !== undefined && options.now!() > st.deadline) throw new WorkLimit();
       if (!b.selector.test(name)) continue;
       st.trace?.push(
         `${"  ".repeat(stack.length - 1)}${lp.key} branch ${i} ${
@@ -229,8 +245,9 @@ export function createResolver(options: ResolverOptions): Resolver {
       try {
         const r = await options.upstream(name, type, { host: t.host, port: t.port });
         st.trace?.push(`${indent}${label}: rcode ${r.rcode}, ${r.answers.length} answer(s)`);
-        if (r.rcode === 0 && r.answers.length > 0) {
-          return { kind: "answer", answers: r.answers, authoritative: false };
+        const answers = relevant(r.answers, name);
+        if (r.rcode === 0 && answers.length > 0) {
+          return { kind: "answer", answers, authoritative: false };
         }
         if (r.rcode === 0) st.sawNodata = true;
         else if (r.rcode !== 3) st.errors++;
@@ -242,7 +259,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     }
     let page: LoadedPage;
     try {
-      page = await options.source.get(t, lp);
+      page = await st.source.get(t, lp);
     } catch (e) {
       st.trace?.push(`${indent}target ${describe(t)}: unavailable: ${(e as Error).message}`);
       st.errors++;
@@ -266,12 +283,15 @@ export function createResolver(options: ResolverOptions): Resolver {
   return async function resolve(rawName, type, opts = {}) {
     const name = rawName.toLowerCase().replace(/\.$/, "");
     const trace: string[] = [];
-    const root = await options.source.root();
+    const source = options.source.view?.() ?? options.source;
+    const root = await source.root();
     if (!inRegistry(root, name)) {
       if (opts.trace) trace.push(`no branch of ${root.key} matches '${name}': not a registry name`);
       return { registry: false, trace };
     }
     const st: QueryState = {
+      source,
+      deadline: options.now ? options.now() + limits.maxMs : undefined,
       work: 0,
       upstream: 0,
       errors: 0,
@@ -290,9 +310,18 @@ export function createResolver(options: ResolverOptions): Resolver {
         st.sawNodata = false;
         if (hop > 0) trace.push(`follow CNAME to ${current}`);
         if (hop > 0 && !inRegistry(root, current)) {
-          answers.push(...await outside(current, type, st));
-          authoritative = false;
-          return { registry: true, rcode: 0, authoritative, answers, authorities: [], trace };
+          const r = await outside(current, type, st);
+          answers.push(...r.answers);
+          // The rcode is the last name's (RFC 6604); a failed chase is a SERVFAIL, not a
+          // CNAME-only answer that would be cached for the CNAME's TTL.
+          return {
+            registry: true,
+            rcode: r.rcode,
+            authoritative: false,
+            answers,
+            authorities: r.authorities,
+            trace,
+          };
         }
         const w = await walkPage(root, current, type, st, [root.key]);
         if (w.kind === "answer") {
@@ -306,6 +335,8 @@ export function createResolver(options: ResolverOptions): Resolver {
         }
         const soa = [registrySoa(current, serial())];
         if (w.kind === "nodata" || st.sawNodata) {
+          // A NODATA that a dns:// server gave is not the registry's own word.
+          if (w.kind !== "nodata") authoritative = false;
           return { registry: true, rcode: 0, authoritative, answers, authorities: soa, trace };
         }
         if (st.errors > 0) {
@@ -316,24 +347,58 @@ export function createResolver(options: ResolverOptions): Resolver {
       }
     } catch (e) {
       if (!(e instanceof WorkLimit)) throw e;
-      trace.push(`work limit of ${limits.maxWork} branch tests reached: SERVFAIL`);
+      trace.push(
+        `work limit reached (${limits.maxWork} units or ${limits.maxMs} ms): SERVFAIL`,
+      );
     }
     return { registry: true, rcode: 2, authoritative, answers: [], authorities: [], trace };
   };
 
   // A CNAME that leaves the registry is chased through the default upstreams, as a recursive
-  // server would; a failure just ends the chain (the client gets the CNAME alone).
-  async function outside(name: string, type: string, st: QueryState): Promise<Answer[]> {
-    if (!options.upstream || ++st.upstream > st.limits.maxUpstream) return [];
+  // server would. Without an upstream the client gets the CNAME alone (NOERROR) and chases it
+  // itself; a chase that fails is SERVFAIL.
+  async function outside(
+    name: string,
+    type: string,
+    st: QueryState,
+  ): Promise<{ rcode: 0 | 2 | 3; answers: Answer[]; authorities: Answer[] }> {
+    if (!options.upstream) return { rcode: 0, answers: [], authorities: [] };
+    if (++st.upstream > st.limits.maxUpstream) return { rcode: 2, answers: [], authorities: [] };
     try {
       const r = await options.upstream(name, type);
       st.trace?.push(`  upstream: rcode ${r.rcode}, ${r.answers.length} answer(s)`);
-      return r.answers;
+      if (r.rcode === 0 || r.rcode === 3) {
+        return {
+          rcode: r.rcode,
+          answers: relevant(r.answers, name),
+          authorities: r.authorities.filter((a) => a.type === "SOA"),
+        };
+      }
     } catch (e) {
       st.trace?.push(`  upstream failed: ${(e as Error).message}`);
-      return [];
+    }
+    return { rcode: 2, answers: [], authorities: [] };
+  }
+}
+
+/**
+ * The records of a DNS server's answer that belong to the question: owned by `name` or by a
+ * name its CNAME chain reaches. A server a page points at must not slip records for other
+ * names into our answers.
+ */
+export function relevant(answers: Answer[], name: string): Answer[] {
+  const owners = new Set([name]);
+  const norm = (n: string) => n.toLowerCase().replace(/\.$/, "");
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const a of answers) {
+      if (a.type === "CNAME" && owners.has(norm(a.name)) && !owners.has(norm(String(a.data)))) {
+        owners.add(norm(String(a.data)));
+        grew = true;
+      }
     }
   }
+  return answers.filter((a) => owners.has(norm(a.name)));
 }
 
 function describe(t: Target): string {

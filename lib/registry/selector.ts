@@ -17,6 +17,11 @@ export interface Selector {
   source: string;
   /** Tests a normalized name (lowercase, no trailing dot). */
   test(name: string): boolean;
+  /**
+   * What a test against `name` costs, in work units of the resolver's per-query budget: 1 for a
+   * literal, more for long patterns on long names (the linear engine's cost grows with both).
+   */
+  cost(name: string): number;
 }
 
 let linearEngine: boolean | undefined;
@@ -37,7 +42,8 @@ export function linearEngineAvailable(): boolean {
 
 // `^literal$` selectors (most of the original data: one per scraped name) compare strings
 // instead of running a regexp.
-const LITERAL = /^\^((?:[a-z0-9_-]|\\\.)+)\$$/;
+// Python's re.escape writes `\-` and `\_` too.
+const LITERAL = /^\^((?:[a-z0-9_-]|\\[.\-_])+)\$$/;
 
 /**
  * Compiles `source`. Python's `(?P<name>` groups are accepted and read as JavaScript's
@@ -50,9 +56,9 @@ export function compileSelector(source: string): Selector {
   }
   const literal = LITERAL.exec(source);
   if (literal) {
-    const name = literal[1].replaceAll("\\.", ".");
+    const name = literal[1].replace(/\\(.)/g, "$1");
     // Go djdns matched names with their trailing dot; accept either form.
-    return { source, test: (n) => n === name || n + "." === name };
+    return { source, test: (n) => n === name || n + "." === name, cost: () => 1 };
   }
   if (!linearEngineAvailable()) {
     throw new Error(
@@ -67,6 +73,11 @@ export function compileSelector(source: string): Selector {
     const why = e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : e;
     throw new Error(`selector ${JSON.stringify(source)} is not a linear-time regexp: ${why}`);
   }
-  // Go djdns data writes selectors for the name with its trailing dot (`ri\.hype\.$`).
-  return { source, test: (n) => re.test(n) || re.test(n + ".") };
+  const cost = (n: string) => 1 + Math.floor((source.length * n.length) / 4096);
+  // Go djdns data writes selectors for the name with its trailing dot (`ri\.hype\.$`); only
+  // such selectors get the second test, which doubles the cost.
+  if (/\\\.\$?$/.test(source) || source.includes("\\.$")) {
+    return { source, test: (n) => re.test(n) || re.test(n + "."), cost: (n) => 2 * cost(n) };
+  }
+  return { source, test: (n) => re.test(n), cost };
 }

@@ -24,4 +24,9 @@ export interface PageSource {
   root(): LoadedPage | Promise<LoadedPage>;
   /** The page a `file` or `djdns` target of page `from` names. */
   get(target: Exclude<Target, { kind: "dns" }>, from: LoadedPage): LoadedPage | Promise<LoadedPage>;
+  /**
+   * Optionally, a source fixed to the pages as they are now, taken once per query so that one
+   * resolution never mixes pages from before and after a reload.
+   */
+  view?(): PageSource;
 }

@@ -9,7 +9,13 @@
  */
 import dnsPacket from "dns-packet";
 import { getLogger } from "@logtape/logtape";
-import { createCache, negativeTtl, positiveTtl, responseTtl } from "../cache/mod.ts";
+import {
+  createCache,
+  negativeTtl,
+  positiveTtl,
+  responseTtl,
+  SERVFAIL_TTL_SECONDS,
+} from "../cache/mod.ts";
 import { encodeReply } from "../dns/message.ts";
 import {
   DEFAULT_UDP_PAYLOAD,
@@ -91,6 +97,9 @@ interface Entry {
   forwarded: boolean;
 }
 
+/** Most distinct questions being resolved at once. */
+const MAX_IN_FLIGHT = 10_000;
+
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
 const ZONE_TRANSFER = new Set([251, 252]); // IXFR, AXFR
@@ -162,7 +171,9 @@ export function createResponder(options: ResponderOptions): Responder {
       const ttl = res.rcode === RCODE.NOERROR && res.answers.length > 0
         ? positiveTtl(res.answers as dnsPacket.Answer[])
         : res.rcode === RCODE.SERVFAIL
-        ? 0
+        // Briefly, so a name whose pages or servers fail is not walked again for every query
+        // (RFC 2308 §7.1 allows up to five minutes).
+        ? SERVFAIL_TTL_SECONDS
         : negativeTtl(res.authorities as dnsPacket.Answer[]);
       if (gen === generation) cache.set(query.key, entry, ttl * 1000, template.bytes.length + 64);
       return entry;
@@ -198,9 +209,12 @@ export function createResponder(options: ResponderOptions): Responder {
     origin: Origin,
   ): Promise<Uint8Array | null> {
     // Identical questions in flight share one resolution (no thundering herd upstream).
-    const flightKey = query.key + (origin.recursion ? "r" : "");
+    // The generation keeps a query that arrives after a reload from joining one started before.
+    const flightKey = query.key + (origin.recursion ? "r" : "") + generation;
     let pending = inflight.get(flightKey);
     if (!pending) {
+      // Resolutions in flight are bounded; beyond that, new questions fail fast.
+      if (inflight.size >= MAX_IN_FLIGHT) return rcodeReply(request, query, RCODE.SERVFAIL);
       pending = resolveEntry(request, query, origin).finally(() => inflight.delete(flightKey));
       inflight.set(flightKey, pending);
     }
