@@ -187,6 +187,7 @@ export async function runMain(args: string[]): Promise<number> {
     })();
   };
   let watcher: Deno.FsWatcher | undefined;
+  let stopping = false;
   if (registry.snapshot.dir) {
     watcher = Deno.watchFs(registry.snapshot.dir, { recursive: true });
     (async () => {
@@ -197,7 +198,12 @@ export async function runMain(args: string[]): Promise<number> {
           clearTimeout(timer);
           timer = setTimeout(() => reload("files changed"), 200);
         }
-      } catch { /* watcher closed */ }
+      } catch (e) {
+        if (!stopping) log.warning("page watch failed: {err}", { err: (e as Error).message });
+      }
+      // The directory was removed or replaced, or the watcher failed: say so, since changes are
+      // now picked up only on SIGHUP.
+      if (!stopping) log.warning("no longer watching the page directory; reload with SIGHUP");
     })();
   }
 
@@ -209,6 +215,7 @@ export async function runMain(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
   const signal = await stop.promise;
+  stopping = true;
   log.info("{signal}: stopping", { signal });
   Deno.removeSignalListener("SIGHUP", onHup);
   Deno.removeSignalListener("SIGINT", onInt);

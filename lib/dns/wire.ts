@@ -236,7 +236,7 @@ export function errorReply(
   out[0] = request[0] ?? 0;
   out[1] = request[1] ?? 0;
   out[2] = 0x80 | ((request[2] ?? 0) & 0x79); // QR, opcode, RD
-  out[3] = 0x80 | (rcode & 0xf); // RA
+  out[3] = 0x80 | ((request[3] ?? 0) & 0x10) | (rcode & 0xf); // RA (callers may clear it), CD
   out[5] = q.length > 0 ? 1 : 0;
   out.set(q, HEADER);
   if (edns) {

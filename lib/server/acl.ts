@@ -19,7 +19,7 @@ function ipBits(ip: string): { v6: boolean; bits: bigint } | null {
     return { v6: false, bits: ip.split(".").reduce((n, o) => (n << 8n) | BigInt(o), 0n) };
   }
   if (!isIPv6(ip)) return null;
-  let [head, tail] = ip.includes("::") ? ip.split("::") : [ip, undefined];
+  const [head, tail] = ip.includes("::") ? ip.split("::") : [ip, undefined];
   const expand = (s: string) => {
     if (!s) return [];
     const parts = s.split(":");
@@ -33,7 +33,6 @@ function ipBits(ip: string): { v6: boolean; bits: bigint } | null {
   const h = expand(head);
   const t = tail === undefined ? [] : expand(tail);
   const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-  head = "";
   return { v6: true, bits: groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n) };
 }
 

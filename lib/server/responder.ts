@@ -214,13 +214,13 @@ export function createResponder(options: ResponderOptions): Responder {
     let pending = inflight.get(flightKey);
     if (!pending) {
       // Resolutions in flight are bounded; beyond that, new questions fail fast.
-      if (inflight.size >= MAX_IN_FLIGHT) return rcodeReply(request, query, RCODE.SERVFAIL);
+      if (inflight.size >= MAX_IN_FLIGHT) return rcodeReply(request, query, origin, RCODE.SERVFAIL);
       pending = resolveEntry(request, query, origin).finally(() => inflight.delete(flightKey));
       inflight.set(flightKey, pending);
     }
     try {
       const entry = await pending;
-      if (entry === null) return rcodeReply(request, query, RCODE.REFUSED);
+      if (entry === null) return rcodeReply(request, query, origin, RCODE.REFUSED);
       return reply(entry, request, query, origin);
     } catch (e) {
       stats.errors++;
@@ -230,14 +230,19 @@ export function createResponder(options: ResponderOptions): Responder {
       if ((e as Error).name === "ForwardError") {
         log.debug("{name} {qtype}: SERVFAIL: {error}", fields);
       } else log.error("{name} {qtype}: SERVFAIL: {error}", fields);
-      return rcodeReply(request, query, RCODE.SERVFAIL);
+      return rcodeReply(request, query, origin, RCODE.SERVFAIL);
     }
   }
 
   // RA says whether this server forwards at all, as in its other replies.
-  function rcodeReply(request: Uint8Array, query: Query, rcode: number): Uint8Array {
+  function rcodeReply(
+    request: Uint8Array,
+    query: Query,
+    origin: Origin,
+    rcode: number,
+  ): Uint8Array {
     const out = errorReply(request, rcode, query.edns !== null, query.questionEnd);
-    if (options.forward === undefined) out[3] &= ~0x80;
+    if (options.forward === undefined || !origin.recursion) out[3] &= ~0x80;
     return out;
   }
 
@@ -251,7 +256,9 @@ export function createResponder(options: ResponderOptions): Responder {
       const parsed = parseQuery(request);
       if (!parsed.ok) {
         if (parsed.rcode < 0) return null;
-        return errorReply(request, parsed.rcode, parsed.edns, parsed.questionEnd);
+        const out = errorReply(request, parsed.rcode, parsed.edns, parsed.questionEnd);
+        if (options.forward === undefined || !origin.recursion) out[3] &= ~0x80;
+        return out;
       }
       const query = parsed.query;
       if (log.isEnabledFor("debug")) {
@@ -262,10 +269,10 @@ export function createResponder(options: ResponderOptions): Responder {
         });
       }
       if (query.qclass !== CLASS_IN && query.qclass !== CLASS_ANY) {
-        return rcodeReply(request, query, RCODE.REFUSED);
+        return rcodeReply(request, query, origin, RCODE.REFUSED);
       }
-      if (ZONE_TRANSFER.has(query.qtype)) return rcodeReply(request, query, RCODE.NOTIMP);
-      if (query.qtype === 41) return rcodeReply(request, query, RCODE.FORMERR);
+      if (ZONE_TRANSFER.has(query.qtype)) return rcodeReply(request, query, origin, RCODE.NOTIMP);
+      if (query.qtype === 41) return rcodeReply(request, query, origin, RCODE.FORMERR);
       const entry = cache.get(query.key);
       if (usable(entry, origin)) {
         stats.cacheHits++;

@@ -10,6 +10,9 @@ import type { Responder } from "./responder.ts";
 
 const log = getLogger(["djdns", "tcp"]);
 
+/** Bytes read from a connection at a time. */
+const READ_SIZE = 16 * 1024;
+
 /** Bytes of replies queued for one connection beyond which reading pauses until they drain. */
 const MAX_UNWRITTEN = 1024 * 1024;
 
@@ -46,7 +49,8 @@ export function serveTcp(
   async function serveConn(conn: Deno.Conn) {
     const addr = (conn.remoteAddr as Deno.NetAddr).hostname;
     const origin = { transport: "tcp" as const, recursion: recursion(addr) };
-    let buf = new Uint8Array(0);
+    const buf = new Uint8Array(2 + 65535 + READ_SIZE);
+    let filled = 0;
     let inFlight = 0;
     let slotFreed: (() => void) | null = null;
     let writing = Promise.resolve();
@@ -65,7 +69,6 @@ export function serveTcp(
       clearTimeout(idle);
       if (!finished) idle = setTimeout(onIdle, idleMs);
     };
-    const chunk = new Uint8Array(16 * 1024);
     // Replies queued for a client that does not read are bounded too: reading stops until
     // they drain.
     let unwritten = 0;
@@ -85,19 +88,20 @@ export function serveTcp(
     try {
       for (;;) {
         if (unwritten > MAX_UNWRITTEN) await writing;
-        const n = await conn.read(chunk);
+        // Read straight into a fixed buffer that holds one whole message plus one read; bytes
+        // move only when a message has been taken out, so a client that trickles a message
+        // byte by byte costs no copying.
+        const n = await conn.read(buf.subarray(filled, filled + READ_SIZE));
         if (n === null) break;
-        const merged = new Uint8Array(buf.length + n);
-        merged.set(buf);
-        merged.set(chunk.subarray(0, n), buf.length);
-        buf = merged;
-        while (buf.length >= 2) {
-          const len = (buf[0] << 8) | buf[1];
-          if (buf.length < len + 2) break;
+        filled += n;
+        let start = 0;
+        while (filled - start >= 2) {
+          const len = (buf[start] << 8) | buf[start + 1];
+          if (filled - start < len + 2) break;
           // Backpressure: no new query while this connection has too many being answered.
           while (inFlight >= maxInFlight) await new Promise<void>((r) => (slotFreed = r));
-          const msg = buf.slice(2, len + 2);
-          buf = buf.subarray(len + 2);
+          const msg = buf.slice(start + 2, start + 2 + len);
+          start += len + 2;
           restartIdle();
           const out = responder.handle(msg, origin);
           if (out instanceof Promise) {
@@ -112,6 +116,10 @@ export function serveTcp(
           } else if (out) {
             write(out);
           }
+        }
+        if (start > 0) {
+          buf.copyWithin(0, start, filled);
+          filled -= start;
         }
       }
       // A client may half-close (shut down its sending side) right after its last query; what
