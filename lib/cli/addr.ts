@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isIPv4, isIPv6 } from "../registry/rdata.ts";
+import { isIPv4, isIPv6 } from "../dns/ip.ts";
 import { UsageError } from "./usage.ts";
 
 /** An IP literal and a port. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isIPv4, isIPv6 } from "../registry/rdata.ts";
+import { isIPv4, isIPv6 } from "../dns/ip.ts";
 
 /** A parsed CIDR block. */
 export interface Cidr {
