@@ -34,17 +34,8 @@ export function key(i: number): TestKey {
   return k;
 }
 
-/** Mulberry32: a tiny seeded PRNG, so property-test failures reproduce from the seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32, seeded, so property-test failures reproduce from the seed. */
+export { prng } from "./helpers/prng.ts";
 
 /** Integer in [0, n). */
 export function pick(rand: () => number, n: number): number {

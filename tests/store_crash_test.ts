@@ -2,20 +2,10 @@ import assert from "node:assert/strict";
 import { openStore } from "../lib/store/mod.ts";
 import { BATCH_EVENTS, CRASH_PAGE } from "./fixtures/store/crash_writer.ts";
 import { headAt } from "./fixtures/store/objects.ts";
+import { prng } from "./helpers/prng.ts";
 
 const KILLS = 50;
 const SEED = Number(Deno.env.get("STORE_CRASH_SEED") ?? 20251125);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs the writer until `delayMs` after spawn, kills it with SIGKILL, returns its log. */
 async function runAndKill(dir: string, delayMs: number): Promise<string[]> {
@@ -45,7 +35,7 @@ async function runAndKill(dir: string, delayMs: number): Promise<string[]> {
 
 Deno.test("store crash: 50 SIGKILLs never lose a reported batch nor leave half of one", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "djdns-crash-" });
-  const rand = mulberry32(SEED);
+  const rand = prng(SEED);
   let reported = 0; // highest batch any child reported committed
   let stored = 0;
   let killedBeforeReady = 0;

@@ -376,17 +376,5 @@ export class TcpClient {
   }
 }
 
-/**
- * A seeded pseudo-random generator (mulberry32), so fuzz inputs are the same on every run and a
- * failure can be reproduced.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded pseudo-random generator, so fuzz inputs reproduce (see ./prng.ts). */
+export { prng as seededRandom } from "./prng.ts";
