@@ -10,6 +10,7 @@ import { DATABASE_FILE, loadPageLog, openStore, pageLogBatch } from "../lib/stor
 import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
 import { approvals, branch, genesisOf, key } from "./page_fixtures.ts";
 import { sha256Hex } from "./fixtures/store/objects.ts";
+import { spawnFixture } from "./fixtures/store/spawn.ts";
 
 async function djdns(args: string[], env?: Record<string, string>) {
   if (env === undefined) return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
@@ -91,18 +92,7 @@ Deno.test("store cli: stats and prune on a real page, stats as JSON", async () =
 
 Deno.test("store cli: prune refuses a directory a running node owns; stats still reads", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "djdns-store-" });
-  const holder = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "tests/fixtures/store/hold.ts",
-      dir,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
+  const holder = spawnFixture("hold.ts", dir, { stdin: "piped", stdout: "piped" });
   try {
     populate(dir);
     const lines = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();

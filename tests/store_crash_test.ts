@@ -3,24 +3,14 @@ import { openStore } from "../lib/store/mod.ts";
 import { BATCH_EVENTS, CRASH_PAGE } from "./fixtures/store/crash_writer.ts";
 import { headAt } from "./fixtures/store/objects.ts";
 import { prng } from "./helpers/prng.ts";
+import { spawnFixture } from "./fixtures/store/spawn.ts";
 
 const KILLS = 50;
 const SEED = Number(Deno.env.get("STORE_CRASH_SEED") ?? 20251125);
 
 /** Runs the writer until `delayMs` after spawn, kills it with SIGKILL, returns its log. */
 async function runAndKill(dir: string, delayMs: number): Promise<string[]> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "tests/fixtures/store/crash_writer.ts",
-      dir,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnFixture("crash_writer.ts", dir, { stdout: "piped", stderr: "piped" });
   const stdout = new Response(child.stdout).text();
   const stderr = new Response(child.stderr).text();
   await new Promise((r) => setTimeout(r, delayMs));

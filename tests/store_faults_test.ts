@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openStore, type Store, StoreError } from "../lib/store/mod.ts";
 import { BATCH_EVENTS, CRASH_PAGE } from "./fixtures/store/crash_writer.ts";
 import { chain, genesis, headAt } from "./fixtures/store/objects.ts";
+import { spawnFixture } from "./fixtures/store/spawn.ts";
 
 function run(cmd: string, ...args: string[]): { ok: boolean; out: string } {
   try {
@@ -177,18 +178,7 @@ Deno.test("store faults: a read-only file system (ro tmpfs) is a clear error, da
 
 Deno.test("store faults: a concurrent reader never sees a half-applied batch", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "djdns-store-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "tests/fixtures/store/crash_writer.ts",
-      dir,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnFixture("crash_writer.ts", dir, { stdout: "piped", stderr: "inherit" });
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
     // Wait for the first commit so the page exists.

@@ -11,6 +11,7 @@ import {
 import { openStoreWith } from "../lib/store/open.ts";
 import { MIGRATIONS } from "../lib/store/schema.ts";
 import { chain, genesis, headAt, sha256Hex } from "./fixtures/store/objects.ts";
+import { spawnFixture } from "./fixtures/store/spawn.ts";
 
 function tempDir(): string {
   return Deno.makeTempDirSync({ prefix: "djdns-store-" });
@@ -118,19 +119,11 @@ Deno.test("store open: one owner per directory, in this process and from another
     );
     first.close();
 
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "tests/fixtures/store/hold.ts",
-        dir,
-      ],
+    const child = spawnFixture("hold.ts", dir, {
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
-    }).spawn();
+    });
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     assert.equal((await reader.read()).value?.trim(), "ready");
     assertStoreError(() => openStore(dir), "locked", new RegExp(`\\(pid ${child.pid}\\)`));
