@@ -20,6 +20,7 @@ Commands:
   page import|export|show  signed pages in the data directory
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
+  config check|example     check a configuration file for run, or print an example
 
 Options:
   -h, --help               show help (also after any command)
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   page: async () => (await import("./page.ts")).pageMain,
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
+  config: async () => (await import("./config.ts")).configMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */

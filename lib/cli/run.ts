@@ -21,6 +21,7 @@ import {
   upstreamsFrom,
 } from "./registry.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
 export const DEFAULT_PORT = 5300;
@@ -31,6 +32,8 @@ export const RUN_HELP = `Usage: djdns run [OPTIONS]
 Serve DNS on UDP and TCP: registry names from verified pages, other names forwarded upstream.
 
 Options:
+  --config FILE            read options from a TOML file (keys are these options without
+                           their dashes; flags override the file; see 'djdns config example')
   --listen ADDR[:PORT]     address to serve on (repeatable; default 127.0.0.1:${DEFAULT_PORT};
                            use port 53 to serve this machine's resolver, which needs root
                            or CAP_NET_BIND_SERVICE; port 0 picks a free port)
@@ -47,6 +50,33 @@ ${REGISTRY_HELP}
 
 Page files are reloaded when they change; page files and the data directory's signed pages
 are reloaded on SIGHUP.`;
+
+/** The options of `djdns run`; each is also a key of the configuration file. */
+export const RUN_OPTIONS = {
+  ...REGISTRY_OPTIONS,
+  config: { type: "string" },
+  listen: { type: "string", multiple: true },
+  "allow-recursion": { type: "string", multiple: true },
+  "udp-size": { type: "string" },
+  "cache-entries": { type: "string" },
+  "tcp-idle": { type: "string" },
+  "tcp-max": { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+// The configuration file's values under the command line's (flags win key by key).
+async function withConfigFile(flags: OptionValues): Promise<OptionValues> {
+  const path = flags.config as string | undefined;
+  if (path === undefined) return flags;
+  try {
+    return mergeConfig(await readConfig(path, RUN_OPTIONS), flags);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 function intOption(
   values: Record<string, unknown>,
@@ -66,22 +96,12 @@ function intOption(
 
 /** Runs the server until SIGINT/SIGTERM. Returns the exit status. */
 export async function runMain(args: string[]): Promise<number> {
-  const { values } = parseCommandLine(args, {
-    ...REGISTRY_OPTIONS,
-    listen: { type: "string", multiple: true },
-    "allow-recursion": { type: "string", multiple: true },
-    "udp-size": { type: "string" },
-    "cache-entries": { type: "string" },
-    "tcp-idle": { type: "string" },
-    "tcp-max": { type: "string" },
-    "log-level": { type: "string" },
-    "log-format": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  }, 0);
-  if (values.help) {
+  const { values: flags } = parseCommandLine(args, RUN_OPTIONS, 0);
+  if (flags.help) {
     console.log(RUN_HELP);
     return 0;
   }
+  const values = await withConfigFile(flags);
   const level = (values["log-level"] as string | undefined) ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
