@@ -10,6 +10,7 @@ import { allowed, type Cidr, LOOPBACK, parseCidr } from "../server/acl.ts";
 import { createResponder } from "../server/responder.ts";
 import { serveTcp, type TcpServer } from "../server/tcp.ts";
 import { serveUdp, type UdpServer } from "../server/udp.ts";
+import { bindHint } from "./bind_hint.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import {
   forwarderFor,
@@ -164,8 +165,10 @@ export async function runMain(args: string[]): Promise<number> {
   });
   const recursion = (addr: string) => allowed(addr, acl);
   const servers: (UdpServer | TcpServer)[] = [];
+  let binding: HostPort | undefined;
   try {
     for (const l of listen) {
+      binding = l;
       const udp = await serveUdp(l.host, l.port, responder, recursion);
       servers.push(udp);
       servers.push(serveTcp(l.host, udp.port, responder, recursion, { idleMs, maxConnections }));
@@ -174,7 +177,11 @@ export async function runMain(args: string[]): Promise<number> {
       });
     }
   } catch (e) {
-    console.error(`djdns: cannot listen: ${(e as Error).message}`);
+    const where = binding ? ` on ${formatHostPort(binding)}` : "";
+    console.error(`djdns: cannot listen${where}: ${(e as Error).message}`);
+    if (binding) {
+      for (const hint of bindHint(e, binding.host, binding.port)) console.error(`djdns: ${hint}`);
+    }
     for (const s of servers) await s.close();
     await forwarder.close();
     registry.close();
