@@ -8,9 +8,11 @@ import { getLogger } from "@logtape/logtape";
 import { LOG_LEVELS, setupLogging } from "../log.ts";
 import { allowed, type Cidr, LOOPBACK, parseCidr } from "../server/acl.ts";
 import { createResponder } from "../server/responder.ts";
-import { serveTcp, type TcpServer } from "../server/tcp.ts";
-import { serveUdp, type UdpServer } from "../server/udp.ts";
+import { serveTcp } from "../server/tcp.ts";
+import { serveUdp } from "../server/udp.ts";
 import { bindHint } from "./bind_hint.ts";
+import { createQueryCounters, observedResponder } from "../metrics/mod.ts";
+import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import {
   forwarderFor,
@@ -47,6 +49,8 @@ ${REGISTRY_HELP}
   --tcp-max N              most open TCP connections (default 128)
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
+  --metrics ADDR:PORT      serve Prometheus metrics at /metrics and a status page at / on
+                           this HTTP address (off by default; read-only, no JavaScript)
   -h, --help               show this help
 
 Page files are reloaded when they change; page files and the data directory's signed pages
@@ -64,6 +68,7 @@ export const RUN_OPTIONS = {
   "tcp-max": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
+  metrics: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -97,6 +102,7 @@ function intOption(
 
 /** Runs the server until SIGINT/SIGTERM. Returns the exit status. */
 export async function runMain(args: string[]): Promise<number> {
+  const startedMs = performance.now();
   const { values: flags } = parseCommandLine(args, RUN_OPTIONS, 0);
   if (flags.help) {
     console.log(RUN_HELP);
@@ -131,6 +137,9 @@ export async function runMain(args: string[]): Promise<number> {
   const cacheEntries = intOption(values, "cache-entries", 0, 10_000_000, 10_000);
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
+  const metricsAt = values.metrics === undefined
+    ? undefined
+    : parseHostPort(values.metrics as string, 9153, "--metrics", true);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -157,14 +166,18 @@ export async function runMain(args: string[]): Promise<number> {
   }
 
   const resolve = resolverFor(registry, forwarder, upstreams.length > 0);
-  const responder = createResponder({
+  const counters = metricsAt ? createQueryCounters() : undefined;
+  const inner = createResponder({
     resolve,
     forward: upstreams.length > 0 ? forwardFor(forwarder) : undefined,
     udpSize,
     cacheEntries,
   });
+  // Counting is a link of its own in the chain, present only when someone reads the counts.
+  const responder = counters ? observedResponder(inner, counters) : inner;
   const recursion = (addr: string) => allowed(addr, acl);
-  const servers: (UdpServer | TcpServer)[] = [];
+  const servers: { close(): Promise<void> }[] = [];
+  const served: string[] = [];
   let binding: HostPort | undefined;
   try {
     for (const l of listen) {
@@ -175,6 +188,20 @@ export async function runMain(args: string[]): Promise<number> {
       log.info("listening on {addr} (udp, tcp)", {
         addr: formatHostPort({ host: l.host, port: udp.port }),
       });
+      served.push(formatHostPort({ host: l.host, port: udp.port }));
+    }
+    if (metricsAt && counters) {
+      binding = metricsAt;
+      const op = startOperatorPort(metricsAt.host, metricsAt.port, {
+        registry,
+        responder: inner,
+        counters,
+        listen: served,
+        startedMs,
+      });
+      servers.push(op);
+      const at = formatHostPort({ host: metricsAt.host, port: op.port });
+      log.info("metrics and status page on {url}", { url: `http://${at}/` });
     }
   } catch (e) {
     const where = binding ? ` on ${formatHostPort(binding)}` : "";
