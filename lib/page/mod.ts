@@ -71,6 +71,7 @@ export {
 export { countPower } from "./power.ts";
 export { type CheckpointLink, type CheckpointTip, verifyCheckpointChain } from "./checkpoint.ts";
 export {
+  type AddOptions,
   type AddResult,
   createPageLog,
   type EventStatus,
