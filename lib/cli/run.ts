@@ -6,7 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { LOG_LEVELS, setupLogging } from "../log.ts";
-import { allowed, type Cidr, LOOPBACK, parseCidr } from "../server/acl.ts";
+import { allowed, type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { createResponder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
 import { serveUdp } from "../server/udp.ts";
@@ -120,7 +120,7 @@ export async function runMain(args: string[]): Promise<number> {
   const listen: HostPort[] =
     ((values.listen as string[] | undefined) ?? [`127.0.0.1:${DEFAULT_PORT}`])
       .map((l) => parseHostPort(l, DEFAULT_PORT, "--listen", true));
-  let acl: Cidr[] = LOOPBACK;
+  let acl: readonly Cidr[] = LOOPBACK;
   if (values["allow-recursion"]) {
     acl = [
       ...LOOPBACK,
