@@ -9,11 +9,11 @@
  */
 import {
   checkObject,
-  type Checkpoint,
-  type CheckpointApproval,
+  createGenesis,
   createPageLog,
   objectId,
   type PageLog,
+  type Participant,
   type SignedObject,
 } from "../page/mod.ts";
 import {
@@ -26,16 +26,24 @@ import {
   type Store,
   type StoredObject,
 } from "../store/mod.ts";
+import { fractionArg, participantArg } from "./change.ts";
+import { readKeyFile } from "./key.ts";
+import { feedLog, InputError, openData, reportErrors, writeLog } from "./pagedata.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
 
 /** Help of `djdns page`. */
-export const PAGE_HELP = `Usage: djdns page import [--data DIR] BUNDLE.json...
+export const PAGE_HELP = `Usage: djdns page new --data DIR --key FILE --participant PUB[:WEIGHT]...
+                       [--content-threshold F] [--membership-threshold F]
+                       [--meta KEY=VALUE]... [--nonce TEXT]
+       djdns page import [--data DIR] BUNDLE.json...
        djdns page export [--data DIR] PAGE-ID
        djdns page show [--data DIR] [--json] PAGE-ID
 
 Signed pages in the node's data directory.
 
 Commands:
+  new                      create a page (its genesis) in the data directory and print its id
+                           last; the key's holder must be one of the participants
   import BUNDLE...         verify the signed objects of each bundle (a JSON array) and store
                            them; the pages become followed. Nothing is written unless every
                            object verifies. The node must be stopped (it owns the directory).
@@ -47,54 +55,19 @@ Options:
   --data DIR               data directory (default: $XDG_DATA_HOME/djdns, else
                            ~/.local/share/djdns)
   --json                   show: print JSON
+  --key FILE               new: the creator's key file (see 'djdns key')
+  --participant PUB[:WEIGHT]
+                           new: a participant (moderator) and its vote weight (default 1);
+                           repeatable
+  --content-threshold F    new: share of the total weight that accepts a record or branch
+                           change (Track 1; default 0.34)
+  --membership-threshold F new: share that accepts a participant, weight, threshold or
+                           checkpoint change (Track 2; default 0.7; above 0.5 for checkpoints)
+  --meta KEY=VALUE         new: page metadata (authority, contact, about, policy; repeatable)
+  --nonce TEXT             new: makes the page id unique (default: random)
   -h, --help               show this help`;
 
 const PAGE_ID = /^[0-9a-f]{64}$/;
-
-/** Thrown for bad input data (exit status 1 with the message). */
-class InputError extends Error {}
-
-// Feeds objects into `log`; every refusal is an error naming the object.
-function feed(log: PageLog, objects: { obj: SignedObject; where: string }[]) {
-  const links = new Map<string, { checkpoint?: Checkpoint; approvals: CheckpointApproval[] }>();
-  for (const { obj, where } of objects) {
-    try {
-      if (obj.type === "event") log.addEvent(obj);
-      else if (obj.type === "evidence") log.addEvidence(obj);
-      else if (obj.type === "checkpoint") {
-        const link = links.get(objectId(obj)) ?? { approvals: [] };
-        link.checkpoint = obj;
-        links.set(objectId(obj), link);
-      } else if (obj.type === "checkpoint-approval") {
-        const link = links.get(obj.checkpoint) ?? { approvals: [] };
-        link.approvals.push(obj);
-        links.set(obj.checkpoint, link);
-      }
-    } catch (e) {
-      throw new InputError(`${where}: ${(e as Error).message}`);
-    }
-  }
-  // Approvals after events, so none waits for an event that comes later in the bundle.
-  for (const { obj, where } of objects) {
-    if (obj.type !== "approval") continue;
-    try {
-      log.addApproval(obj);
-    } catch (e) {
-      throw new InputError(`${where}: ${(e as Error).message}`);
-    }
-  }
-  const chain = [...links.values()].filter((l) => l.checkpoint).sort((a, b) =>
-    a.checkpoint!.height - b.checkpoint!.height
-  );
-  if (chain.length > 0) log.head();
-  for (const link of chain) {
-    try {
-      log.addCheckpoint({ checkpoint: link.checkpoint!, approvals: link.approvals });
-    } catch (e) {
-      throw new InputError(`checkpoint ${objectId(link.checkpoint!)}: ${(e as Error).message}`);
-    }
-  }
-}
 
 async function importBundles(store: Store, files: string[]): Promise<number> {
   const byPage = new Map<string, { obj: SignedObject; where: string }[]>();
@@ -135,7 +108,7 @@ async function importBundles(store: Store, files: string[]): Promise<number> {
     if (store.getPage(pageId)?.headId) log = loadPageLog(store, pageId);
     else if (genesis?.type === "genesis") log = createPageLog(genesis);
     else throw new InputError(`page ${pageId}: no genesis in the bundle or the data directory`);
-    feed(log, objects);
+    feedLog(log, objects);
     logs.push(log);
   }
   // One transaction for every page: all or nothing.
@@ -203,11 +176,94 @@ function showPage(store: Store, pageId: string, json: boolean): number {
   return 0;
 }
 
+const NEW_OPTIONS = [
+  "key",
+  "participant",
+  "content-threshold",
+  "membership-threshold",
+  "meta",
+  "nonce",
+];
+
+async function newPage(values: Record<string, unknown>, rest: string[]): Promise<number> {
+  if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  const keyFile = values.key as string | undefined;
+  if (!keyFile) throw new UsageError("page new needs --key FILE");
+  const given = (values.participant as string[] | undefined) ?? [];
+  if (given.length === 0) throw new UsageError("page new needs at least one --participant");
+  const participants: Record<string, Participant> = {};
+  for (const p of given) {
+    const { key, weight } = participantArg(p);
+    if (Object.hasOwn(participants, key)) throw new UsageError(`participant ${key} given twice`);
+    participants[key] = { weight };
+  }
+  const thresholds: { content?: number; membership?: number } = {};
+  if (values["content-threshold"] !== undefined) {
+    thresholds.content = fractionArg(values["content-threshold"] as string, "--content-threshold");
+  }
+  if (values["membership-threshold"] !== undefined) {
+    thresholds.membership = fractionArg(
+      values["membership-threshold"] as string,
+      "--membership-threshold",
+    );
+  }
+  const meta: Record<string, string> = {};
+  for (const m of (values.meta as string[] | undefined) ?? []) {
+    const i = m.indexOf("=");
+    if (i <= 0) throw new UsageError(`--meta '${m}' is not KEY=VALUE`);
+    meta[m.slice(0, i)] = m.slice(i + 1);
+  }
+  const nonce = (values.nonce as string | undefined) ??
+    crypto.getRandomValues(new Uint8Array(16)).toHex();
+  return await reportErrors(async () => {
+    const key = await readKeyFile(keyFile);
+    if (!Object.hasOwn(participants, key.publicHex)) {
+      throw new InputError(
+        `the key in ${keyFile} (${key.publicHex}) is not among the participants: ` +
+          "add it with --participant",
+      );
+    }
+    let genesis;
+    try {
+      genesis = createGenesis({
+        participants,
+        thresholds,
+        meta: Object.keys(meta).length ? meta : undefined,
+        nonce,
+      });
+    } catch (e) {
+      throw new InputError(`invalid page: ${(e as Error).message}`);
+    }
+    const log = createPageLog(genesis);
+    const store = openData(values.data as string | undefined, "create");
+    try {
+      if (store.getPage(log.pageId)?.headId) {
+        throw new InputError(`page ${log.pageId} exists already in ${store.dir}`);
+      }
+      writeLog(store, log);
+    } finally {
+      store.close();
+    }
+    const total = Object.values(participants).reduce((n, p) => n + p.weight, 0);
+    console.error(
+      `created page with ${given.length} participant(s), total weight ${total}, in ${store.dir}`,
+    );
+    console.log(log.pageId);
+    return 0;
+  });
+}
+
 /** Runs `djdns page …`; returns the exit status. */
 export async function pageMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     data: { type: "string" },
     json: { type: "boolean" },
+    key: { type: "string" },
+    participant: { type: "string", multiple: true },
+    "content-threshold": { type: "string" },
+    "membership-threshold": { type: "string" },
+    meta: { type: "string", multiple: true },
+    nonce: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   const [command, ...rest] = positionals;
@@ -215,6 +271,9 @@ export async function pageMain(args: string[]): Promise<number> {
     console.log(PAGE_HELP);
     return values.help ? 0 : 2;
   }
+  if (command === "new") return await newPage(values, rest);
+  const stray = NEW_OPTIONS.find((o) => values[o] !== undefined);
+  if (stray) throw new UsageError(`--${stray} applies to 'page new' only`);
   if (!["import", "export", "show"].includes(command)) {
     throw new UsageError(`unknown page command '${command}'`);
   }
