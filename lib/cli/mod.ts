@@ -24,6 +24,8 @@ Commands:
   approve PAGE-ID EVENT-ID approve a pending change
   delegate PAGE-ID         hand shares of your vote power to others (--to, --revoke)
   anchor export PAGE-ID    write a trust anchor file for a page
+  checkpoint propose|approve
+                           checkpoints that let new nodes skip old history
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
 
@@ -48,6 +50,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   approve: async () => (await import("./propose.ts")).approveMain,
   delegate: async () => (await import("./propose.ts")).delegateMain,
   anchor: async () => (await import("./anchor.ts")).anchorMain,
+  checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */

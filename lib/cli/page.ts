@@ -12,6 +12,7 @@ import {
   createGenesis,
   createPageLog,
   objectId,
+  type PageEvent,
   type PageLog,
   type Participant,
   type SignedObject,
@@ -27,8 +28,18 @@ import {
   type StoredObject,
 } from "../store/mod.ts";
 import { fractionArg, participantArg } from "./change.ts";
+import { describeEvent } from "./change.ts";
+import { pendingCheckpoints } from "./checkpoint.ts";
 import { readKeyFile } from "./key.ts";
-import { feedLog, InputError, openData, reportErrors, writeLog } from "./pagedata.ts";
+import {
+  feedLog,
+  InputError,
+  openData,
+  readPendingFile,
+  reportErrors,
+  storedLog,
+  writeLog,
+} from "./pagedata.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
 
 /** Help of `djdns page`. */
@@ -38,6 +49,8 @@ export const PAGE_HELP = `Usage: djdns page new --data DIR --key FILE --particip
        djdns page import [--data DIR] BUNDLE.json...
        djdns page export [--data DIR] PAGE-ID
        djdns page show [--data DIR] [--json] PAGE-ID
+       djdns page log [--data DIR] [--json] PAGE-ID
+       djdns page list [--data DIR] [--json]
 
 Signed pages in the node's data directory.
 
@@ -48,8 +61,14 @@ Commands:
                            them; the pages become followed. Nothing is written unless every
                            object verifies. The node must be stopped (it owns the directory).
   export PAGE-ID           print everything stored for a page as a bundle
-  show PAGE-ID             print the page's head, state hash and the status of every event
-                           (accepted, lost-fork, pending with why, rejected with why)
+  show PAGE-ID             the page's state: head, meta, thresholds, participants with weights
+                           and delegations, checkpoints (pending ones with their power), the
+                           recent accepted changes, and every pending, rejected or lost-fork
+                           change with what it changes, who approved it, the approving power
+                           and the power it needs
+  log PAGE-ID              every event (oldest first) with its status and approvals
+  list                     the pages of the data directory
+  (show, log, list and export read without locking: they work beside a running node)
 
 Options:
   --data DIR               data directory (default: $XDG_DATA_HOME/djdns, else
@@ -142,36 +161,191 @@ function exportPage(store: Store, pageId: string): number {
   return 0;
 }
 
+/** Micro-weight as a weight number (JSON output). */
+const weight = (micro: number | undefined) => micro === undefined ? undefined : micro / 1e6;
+
+/** What `page show --json` and `page log --json` say about one event. */
+function eventInfo(log: PageLog, e: PageEvent) {
+  const id = objectId(e);
+  const s = log.status(id);
+  return {
+    id,
+    parent: e.parent,
+    height: log.height(id),
+    handler: e.handler,
+    summary: describeEvent(e),
+    status: s.status,
+    code: s.code,
+    reason: s.reason,
+    track: s.track?.kind,
+    approvals: log.approvals(id).map((a) => a.key),
+    power: weight(s.power),
+    needed: weight(s.needed),
+  };
+}
+
+type EventInfo = ReturnType<typeof eventInfo>;
+
+const short = (key: string) => key.slice(0, 12) + "…";
+
+function eventLines(e: EventInfo, withHeight = false): string[] {
+  const why = e.code ? ` (${e.code}${e.reason ? `: ${e.reason}` : ""})` : "";
+  const h = withHeight ? `${String(e.height ?? "?").padStart(5)} ` : "";
+  const lines = [`  ${h}${e.id}  ${e.status.padEnd(9)} ${e.handler}${why}`, `      ${e.summary}`];
+  const by = e.approvals.length
+    ? `approved by ${e.approvals.map(short).join(", ")}`
+    : "no approval";
+  const power = e.power !== undefined && e.needed !== undefined
+    ? `; approving power ${e.power}, needs ${e.needed}${e.track ? ` (${e.track} track)` : ""}`
+    : "";
+  lines.push(`      ${by}${power}`);
+  return lines;
+}
+
+/** Most accepted events `page show` lists (the newest on the head chain); `page log` has all. */
+const SHOW_RECENT = 10;
+
 function showPage(store: Store, pageId: string, json: boolean): number {
-  if (!store.getPage(pageId)?.headId) {
-    throw new InputError(`page ${pageId} is not in the data directory`);
+  const log = storedLog(store, pageId);
+  const state = log.state();
+  const gov = state.governance;
+  const total = Object.values(gov.participants).reduce((n, p) => n + p.weight, 0);
+  const chain = log.checkpoints().map((l) => ({
+    id: objectId(l.checkpoint),
+    height: l.checkpoint.height,
+    event: l.checkpoint.event,
+    approvals: l.approvals.map((a) => a.key),
+  }));
+  const pendingCps = pendingCheckpoints(log, readPendingFile(store.dir)[pageId] ?? []).map((
+    p,
+  ) => ({
+    id: p.id,
+    height: p.checkpoint.height,
+    event: p.checkpoint.event,
+    approvals: p.approvals.map((a) => a.key),
+    power: p.power / 1e6,
+    needed: p.needed / 1e6,
+  }));
+  const all = log.events().map((e) => eventInfo(log, e));
+  const onChain = new Set(log.headChain());
+  const recent = all.filter((e) => e.status === "accepted" && onChain.has(e.id))
+    .slice(-SHOW_RECENT);
+  const open = all.filter((e) => e.status !== "accepted");
+  const participants = Object.entries(gov.participants).map(([key, p]) => ({
+    key,
+    weight: p.weight,
+    name: p.name,
+    delegations: p.delegations,
+  }));
+  const summary = {
+    page: pageId,
+    head: log.head(),
+    height: log.height(log.head()),
+    stateHash: log.stateHash(),
+    meta: state.meta ?? {},
+    branches: state.branches.length,
+    thresholds: gov.thresholds,
+    totalWeight: total,
+    participants,
+    checkpoints: chain,
+    pendingCheckpoints: pendingCps,
+    events: [...recent, ...open],
+  };
+  if (json) {
+    console.log(JSON.stringify(summary, null, 2));
+    return 0;
   }
-  const log = loadPageLog(store, pageId);
-  const events = log.events().map((e) => {
-    const s = log.status(objectId(e));
+  const t = gov.thresholds;
+  const needs = (f: number) => Math.round(f * total * 1e6) / 1e6;
+  const out = [
+    `page          ${pageId}`,
+    `head          ${summary.head} (height ${summary.height})`,
+    `state hash    ${summary.stateHash}`,
+  ];
+  for (const [k, v] of Object.entries(summary.meta)) out.push(`meta          ${k}: ${v}`);
+  out.push(
+    `branches      ${summary.branches}`,
+    `thresholds    content ${t.content} (needs ${needs(t.content)} of total weight ${total}), ` +
+      `membership ${t.membership} (needs ${needs(t.membership)})`,
+    `participants  ${participants.length} (total weight ${total})`,
+  );
+  for (const p of participants) {
+    const d = p.delegations
+      ? "  delegates " +
+        Object.entries(p.delegations).map(([k, f]) =>
+          `${Math.round(f * 1e8) / 1e6}% to ${short(k)}`
+        )
+          .join(", ")
+      : "";
+    out.push(`  ${p.key}  weight ${p.weight}${p.name ? ` (${p.name})` : ""}${d}`);
+  }
+  const last = chain.at(-1);
+  out.push(
+    `checkpoints   ${chain.length}` +
+      (last ? ` (last ${last.id} at height ${last.height})` : ""),
+  );
+  for (const p of pendingCps) {
+    out.push(
+      `  pending ${p.id} at height ${p.height}: approved by ` +
+        `${p.approvals.map(short).join(", ") || "nobody"}; approving power ${p.power}, ` +
+        `needs ${p.needed}`,
+    );
+  }
+  if (recent.length > 0) {
+    out.push(`recent accepted changes (the last ${recent.length}; 'page log' has all)`);
+    for (const e of recent) out.push(...eventLines(e));
+  }
+  const pending = open.filter((e) => e.status === "pending");
+  out.push(pending.length ? "pending changes" : "pending changes: none");
+  for (const e of pending) out.push(...eventLines(e));
+  const other = open.filter((e) => e.status !== "pending");
+  if (other.length) out.push("rejected and lost-fork changes");
+  for (const e of other) out.push(...eventLines(e));
+  console.log(out.join("\n"));
+  return 0;
+}
+
+function logPage(store: Store, pageId: string, json: boolean): number {
+  const log = storedLog(store, pageId);
+  const all = log.events().map((e) => eventInfo(log, e));
+  if (json) {
+    console.log(JSON.stringify({ page: pageId, head: log.head(), events: all }, null, 2));
+    return 0;
+  }
+  const out = [`page ${pageId}, head ${log.head()}: ${all.length} event(s), oldest first`];
+  for (const e of all) out.push(...eventLines(e, true));
+  console.log(out.join("\n"));
+  return 0;
+}
+
+function listPages(store: Store, json: boolean): number {
+  const pages = store.listPages().map((p) => {
+    let authority: string | undefined;
+    try {
+      const meta = p.state ? JSON.parse(p.state).meta : undefined;
+      if (typeof meta?.authority === "string") authority = meta.authority;
+    } catch { /* shown without */ }
     return {
-      id: s.id,
-      handler: e.handler,
-      parent: e.parent,
-      status: s.status,
-      code: s.code,
-      reason: s.reason,
+      page: p.pageId,
+      following: p.following,
+      head: p.headId,
+      objects: p.objects,
+      bytes: p.bytes,
+      authority,
     };
   });
   if (json) {
-    console.log(
-      JSON.stringify(
-        { page: pageId, head: log.head(), stateHash: log.stateHash(), events },
-        null,
-        2,
-      ),
-    );
+    console.log(JSON.stringify(pages, null, 2));
     return 0;
   }
-  console.log(`page        ${pageId}\nhead        ${log.head()}\nstate hash  ${log.stateHash()}`);
-  for (const e of events) {
-    const why = e.code ? ` (${e.code}${e.reason ? `: ${e.reason}` : ""})` : "";
-    console.log(`${e.id}  ${e.status.padEnd(9)} ${e.handler}${why}`);
+  if (pages.length === 0) console.error(`no pages in ${store.dir}`);
+  for (const p of pages) {
+    console.log(
+      `${p.page}  ${p.following ? "followed" : "cached  "}  ${String(p.objects).padStart(6)} ` +
+        `objects  head ${p.head ? short(p.head) : "none"}${
+          p.authority ? `  ${JSON.stringify(p.authority)}` : ""
+        }`,
+    );
   }
   return 0;
 }
@@ -274,13 +448,16 @@ export async function pageMain(args: string[]): Promise<number> {
   if (command === "new") return await newPage(values, rest);
   const stray = NEW_OPTIONS.find((o) => values[o] !== undefined);
   if (stray) throw new UsageError(`--${stray} applies to 'page new' only`);
-  if (!["import", "export", "show"].includes(command)) {
+  if (!["import", "export", "show", "log", "list"].includes(command)) {
     throw new UsageError(`unknown page command '${command}'`);
   }
   if (command === "import" && rest.length === 0) {
     throw new UsageError("page import needs at least one BUNDLE");
   }
-  if (command !== "import") {
+  if (command === "list" && rest.length > 0) {
+    throw new UsageError(`unexpected argument '${rest[0]}'`);
+  }
+  if (command !== "import" && command !== "list") {
     if (rest.length !== 1 || !PAGE_ID.test(rest[0])) {
       throw new UsageError(`page ${command} needs one PAGE-ID (64 hex)`);
     }
@@ -296,6 +473,8 @@ export async function pageMain(args: string[]): Promise<number> {
   try {
     if (command === "import") return await importBundles(store, rest);
     if (command === "export") return exportPage(store, rest[0]);
+    if (command === "log") return logPage(store, rest[0], Boolean(values.json));
+    if (command === "list") return listPages(store, Boolean(values.json));
     return showPage(store, rest[0], Boolean(values.json));
   } catch (e) {
     console.error(`djdns: ${(e as Error).message}`);

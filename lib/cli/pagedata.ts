@@ -10,6 +10,7 @@
  */
 import {
   type Approval,
+  checkObject,
   type Checkpoint,
   type CheckpointApproval,
   createPageLog,
@@ -68,6 +69,16 @@ export interface PageAccess {
    * data directory the whole log is written in one transaction with its head.
    */
   submit(log: PageLog, added: SignedObject[]): Promise<void>;
+  /**
+   * Checkpoints of the page that are not valid yet (too little approving power) and their
+   * approvals, as held: unverified, for {@linkcode pendingCheckpoints} to check.
+   */
+  pending(pageId: string): Promise<SignedObject[]>;
+  /**
+   * Keeps (data directory: `keep` replaces what is held for the page) or publishes (node: `added`)
+   * checkpoint proposals and approvals that are not valid yet.
+   */
+  submitPending(pageId: string, keep: SignedObject[], added: SignedObject[]): Promise<void>;
   /** Releases the data directory. */
   close(): void;
 }
@@ -123,6 +134,53 @@ export function writeLog(store: Store, log: PageLog): void {
   }
 }
 
+/**
+ * Checkpoint proposals that do not have enough approvals yet live beside the store, in this file
+ * of the data directory (the store keeps only verified objects): a JSON object mapping page ids to
+ * lists of checkpoint and checkpoint-approval objects. It is written atomically, only by a
+ * process holding the directory's lock, and everything in it is verified again when read.
+ */
+export const PENDING_CHECKPOINTS_FILE = "pending-checkpoints.json";
+
+/** Largest pending-checkpoints file read. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+/** The pending checkpoint objects of every page held in a data directory's file. */
+export function readPendingFile(dir: string): Record<string, SignedObject[]> {
+  const path = `${dir}/${PENDING_CHECKPOINTS_FILE}`;
+  let text: string;
+  try {
+    if (Deno.statSync(path).size > MAX_PENDING_BYTES) {
+      throw new InputError(`${path}: larger than ${MAX_PENDING_BYTES} bytes`);
+    }
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return {};
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new InputError(`${path}: not JSON (remove it to drop the pending checkpoints)`);
+  }
+  const out: Record<string, SignedObject[]> = {};
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return out;
+  for (const [page, list] of Object.entries(v as Record<string, unknown>)) {
+    if (!HEX64.test(page) || !Array.isArray(list)) continue;
+    const objs: SignedObject[] = [];
+    for (const raw of list) {
+      try {
+        const o = checkObject(raw);
+        if (o.type === "checkpoint" || o.type === "checkpoint-approval") objs.push(o);
+      } catch { /* not an object of ours: dropped */ }
+    }
+    out[page] = objs;
+  }
+  return out;
+}
+
 function dataAccess(dir: string | undefined): PageAccess {
   const store = openData(dir, "write");
   return {
@@ -132,22 +190,58 @@ function dataAccess(dir: string | undefined): PageAccess {
       writeLog(store, log);
       return Promise.resolve();
     },
+    pending: (pageId) => Promise.resolve(readPendingFile(store.dir)[pageId] ?? []),
+    async submitPending(pageId, keep) {
+      const all = readPendingFile(store.dir);
+      if (keep.length > 0) all[pageId] = keep;
+      else delete all[pageId];
+      await writeFileAtomic(
+        `${store.dir}/${PENDING_CHECKPOINTS_FILE}`,
+        JSON.stringify(all) + "\n",
+        0o600,
+      );
+    },
     close: () => store.close(),
   };
 }
 
-/** Verifies a page's objects as fetched from anywhere into a log of that page. */
-export function verifiedLog(pageId: string, objects: readonly SignedObject[]): PageLog {
+/**
+ * Verifies a page's objects as fetched from anywhere into a log of that page. Checkpoints that do
+ * not verify yet (pending approvals) are returned apart, with their approvals.
+ */
+export function verifiedLog(
+  pageId: string,
+  objects: readonly SignedObject[],
+): { log: PageLog; pending: SignedObject[] } {
   const genesis = objects.find((o) => o.type === "genesis" && objectId(o) === pageId);
   if (genesis === undefined || genesis.type !== "genesis") {
     throw new InputError(`page ${pageId}: no genesis with that id`);
   }
   const log = createPageLog(genesis);
-  feedLog(
-    log,
-    objects.filter((o) => o !== genesis).map((obj, i) => ({ obj, where: `object ${i}` })),
-  );
-  return log;
+  const rest = objects.filter((o) => o !== genesis);
+  const isCp = (o: SignedObject) => o.type === "checkpoint" || o.type === "checkpoint-approval";
+  feedLog(log, rest.filter((o) => !isCp(o)).map((obj, i) => ({ obj, where: `object ${i}` })));
+  // Checkpoints one at a time, in height order: the first that does not verify and everything
+  // after it are pending.
+  const cps = rest.filter((o) => o.type === "checkpoint") as Checkpoint[];
+  cps.sort((a, b) => a.height - b.height);
+  const approvalsOf = (id: string) =>
+    rest.filter((o) =>
+      o.type === "checkpoint-approval" && o.checkpoint === id
+    ) as CheckpointApproval[];
+  const pending: SignedObject[] = [];
+  if (cps.length > 0) log.head();
+  for (const cp of cps) {
+    const approvals = approvalsOf(objectId(cp));
+    if (pending.length === 0) {
+      try {
+        log.addCheckpoint({ checkpoint: cp, approvals });
+        continue;
+      } catch { /* not (yet) valid here */ }
+    }
+    pending.push(cp, ...approvals);
+  }
+  return { log, pending };
 }
 
 /**
@@ -205,6 +299,14 @@ async function nodeAccess(addr: string): Promise<PageAccess> {
       `--node ${addr}: this build cannot reach a node yet (no network client); use --data DIR`,
     );
   }
+  const pendingByPage = new Map<string, SignedObject[]>();
+  const publish = async (added: SignedObject[]) => {
+    try {
+      await client.publish(addr, added);
+    } catch (e) {
+      throw new InputError(`node ${addr}: ${(e as Error).message}`);
+    }
+  };
   return {
     describe: `node ${addr}`,
     async load(pageId) {
@@ -215,15 +317,13 @@ async function nodeAccess(addr: string): Promise<PageAccess> {
         throw new InputError(`node ${addr}: ${(e as Error).message}`);
       }
       if (objects.length === 0) throw new InputError(`page ${pageId} is not held by node ${addr}`);
-      return verifiedLog(pageId, objects);
+      const { log, pending } = verifiedLog(pageId, objects);
+      pendingByPage.set(pageId, pending);
+      return log;
     },
-    async submit(_log, added) {
-      try {
-        await client.publish(addr, added);
-      } catch (e) {
-        throw new InputError(`node ${addr}: ${(e as Error).message}`);
-      }
-    },
+    submit: (_log, added) => publish(added),
+    pending: (pageId) => Promise.resolve(pendingByPage.get(pageId) ?? []),
+    submitPending: (_pageId, _keep, added) => publish(added),
     close() {},
   };
 }
