@@ -79,7 +79,7 @@ export function buildTree(src: TreeSource): { root: TreeNode; truncated: boolean
         } catch (e) {
           count++;
           node.children.push({
-            label: t.path,
+            label: t.kind === "file" ? t.path : t.pageId,
             kind: "error",
             detail: (e as Error).message,
             children: [],
