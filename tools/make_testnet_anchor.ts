@@ -90,7 +90,7 @@ if (import.meta.main) {
   });
   await Deno.writeTextFile(`${out}/testnet_anchor.json`, encodeAnchorFile({ page, genesis }));
   await Deno.writeTextFile(
-    "lib/anchor/testnet_bundle.json",
+    `${out}/testnet_bundle.json`,
     JSON.stringify(bundle, null, 1) + "\n",
   );
   console.log(page);
