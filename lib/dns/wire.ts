@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { labelText, lowerAscii } from "./name.ts";
+import { BYTE_TEXT, lowerAscii } from "./name.ts";
 
 /** DNS rcodes used by the server. */
 export const RCODE = {
@@ -110,9 +110,12 @@ export function parseQuery(buf: Uint8Array): ParseResult {
     wireLen += len + 1;
     if (wireLen > 254 || off + 1 + len > buf.length) return formerr();
     if (name) name += ".";
-    name += labelText(buf, off + 1, len, true);
     key += String.fromCharCode(len);
-    for (let i = off + 1; i <= off + len; i++) key += String.fromCharCode(lowerAscii(buf[i]));
+    for (let i = off + 1; i <= off + len; i++) {
+      const c = lowerAscii(buf[i]);
+      key += String.fromCharCode(c);
+      name += BYTE_TEXT[c];
+    }
     off += 1 + len;
   }
   if (off + 4 > buf.length) return formerr();
