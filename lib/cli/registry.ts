@@ -6,11 +6,10 @@
  */
 import { ROOT_GENESIS, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
 import { openAnchor, validateState } from "../page/mod.ts";
-import { signedPage } from "../registry/signed.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
 import { createForwarder, defaultUpstreams, type Forwarder } from "../forwarder/mod.ts";
-import { loadPageDir, type PageSnapshot, snapshotSource } from "../registry/files.ts";
+import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
 import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
 import type { Forward } from "../server/responder.ts";
 import { question } from "../dns/question.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Answer } from "../dns/message.ts";
-import type { Branch, Target } from "./page.ts";
+import type { Branch, Target } from "./branches.ts";
 import type { PageRecord, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
 
