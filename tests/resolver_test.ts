@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePage } from "../lib/registry/page.ts";
+import { parseBranchTable } from "../lib/registry/branches.ts";
 import { createResolver, type UpstreamQuery } from "../lib/registry/resolver.ts";
 import type { LoadedPage, PageSource } from "../lib/registry/source.ts";
 
@@ -7,7 +7,7 @@ import type { LoadedPage, PageSource } from "../lib/registry/source.ts";
 function memorySource(pages: Record<string, unknown>, delay = false): PageSource {
   const loaded = new Map<string, LoadedPage>();
   for (const [key, raw] of Object.entries(pages)) {
-    loaded.set(key, { key, page: parsePage(raw, key) });
+    loaded.set(key, { key, page: parseBranchTable(raw, key) });
   }
   const get = (key: string) => {
     const p = loaded.get(key);

@@ -7,13 +7,13 @@
 import { anchorLog } from "../anchor/bundle.ts";
 import { ROOT_ANCHOR, ROOT_BUNDLE, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
 import { type PageLog, validateState } from "../page/mod.ts";
-import { signedPage } from "../registry/signed.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
 import { createForwarder, defaultUpstreams, type Forwarder } from "../forwarder/mod.ts";
-import { loadPageDir, type PageSnapshot, snapshotSource } from "../registry/files.ts";
+import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
 import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
 import type { Forward } from "../server/responder.ts";
+import { question } from "../dns/question.ts";
 import { type HostPort, parseHostPort } from "./addr.ts";
 import { UsageError } from "./usage.ts";
 
@@ -189,7 +189,7 @@ export function resolverFor(
 ): Resolver {
   const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
     if (!server && !hasDefault) throw new Error("no upstream configured");
-    const r = await forwarder.query(name, type, "IN", server ? { upstreams: [server] } : {});
+    const r = await forwarder.query(question(name, type), server ? { upstreams: [server] } : {});
     return {
       rcode: r.bytes[3] & 0x0f,
       // deno-lint-ignore no-explicit-any
@@ -216,6 +216,6 @@ export function resolverFor(
 
 /** Adapts the forwarder to the responder's {@linkcode Forward}. */
 export function forwardFor(forwarder: Forwarder): Forward {
-  return (name, qtype, qclass, dnssecOk, checkingDisabled) =>
-    forwarder.query(name, qtype, qclass, { dnssecOk, checkingDisabled });
+  return (question, dnssecOk, checkingDisabled) =>
+    forwarder.query(question, { dnssecOk, checkingDisabled });
 }

@@ -7,13 +7,13 @@
 import { parseRecord } from "../registry/rdata.ts";
 import {
   type Branch,
+  BranchTableError,
   MAX_BRANCHES,
   MAX_META_LENGTH,
   MAX_RECORDS,
-  PageError,
   parseBranches,
   parseMeta,
-} from "../registry/page.ts";
+} from "../registry/branches.ts";
 import {
   canonicalizeShared,
   deepFreeze,
@@ -46,7 +46,7 @@ function fail(where: string, what: string): never {
 }
 
 function pageFail(e: unknown): never {
-  if (e instanceof PageError) throw new SignedPageError("invalid-state", e.message);
+  if (e instanceof BranchTableError) throw new SignedPageError("invalid-state", e.message);
   throw e;
 }
 

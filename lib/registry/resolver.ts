@@ -7,19 +7,11 @@
  *
  * @module
  */
+import type { Answer } from "../dns/message.ts";
 import { anyMatch, candidates } from "./branch_index.ts";
-import type { Branch, Target } from "./page.ts";
-import type { PageRecord, RecordData, SoaData } from "./rdata.ts";
+import type { Branch, Target } from "./branches.ts";
+import type { PageRecord, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
-
-/** A resource record in the form the DNS encoder (dns-packet) takes. */
-export interface Answer {
-  name: string;
-  type: string;
-  class: "IN";
-  ttl: number;
-  data: RecordData | unknown;
-}
 
 /** What an upstream DNS server said about a name. */
 export interface UpstreamAnswer {
