@@ -437,6 +437,16 @@ Deno.test("e2e: --no-upstream refuses outside names and keeps answering the regi
     assert.deepEqual(datas(reg), ["1.2.3.4"]);
     assert.ok(!reg.flags.has("ra"), "RA set though nothing is forwarded");
     assert.equal((await digq(s.port, "nope.hype")).status, "NXDOMAIN");
+    // A CNAME leaving the registry, with no upstream to chase it: the CNAME alone (NOERROR, from
+    // the registry's pages only, so AA), for the client to chase (DNS.md, the walk, step 5).
+    for (const q of [digq, kdigq]) {
+      const out = await q(s.port, "outside.hype", "A");
+      assert.equal(out.status, "NOERROR", out.text);
+      assert.deepEqual(out.answer.map((a) => [a.name, a.type, a.data]), [
+        ["outside.hype.", "CNAME", "www.example.net."],
+      ]);
+      assert.ok(out.flags.has("aa"), out.text);
+    }
   } finally {
     await s.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true });

@@ -151,7 +151,10 @@ export async function upstreamsFrom(
   return defaultUpstreams(text, listen);
 }
 
-/** Builds the forwarder, or undefined when there is nothing to forward to. */
+/**
+ * Builds the forwarder, also when `upstreams` is empty (`--no-upstream`): the `dns://` targets of
+ * pages name their own servers.
+ */
 export function forwarderFor(values: Record<string, unknown>, upstreams: HostPort[]): Forwarder {
   const t = values["upstream-timeout"] as string | undefined;
   const timeoutMs = t === undefined ? 1500 : Number(t);
@@ -161,13 +164,18 @@ export function forwarderFor(values: Record<string, unknown>, upstreams: HostPor
   return createForwarder({ upstreams, timeoutMs });
 }
 
-/** Wires the registry and forwarder into a resolver. */
+/**
+ * Wires the registry and forwarder into a resolver. `hasDefault`: whether there are default
+ * upstreams; without them a CNAME leaving the registry is answered alone (`dns://` targets are
+ * still asked, through the forwarder).
+ */
 export function resolverFor(
   registry: Registry,
   forwarder: Forwarder | undefined,
   hasDefault: boolean,
 ): Resolver {
   const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
+    // The resolver asks without a server only when told there are default upstreams.
     if (!server && !hasDefault) throw new Error("no upstream configured");
     const r = await forwarder.query(name, type, "IN", server ? { upstreams: [server] } : {});
     return {
@@ -183,6 +191,7 @@ export function resolverFor(
   return createResolver({
     source: snapshotSource(() => registry.snapshot),
     upstream,
+    defaultUpstreams: hasDefault,
     now: () => performance.now(),
     serial: () => {
       if (registry.snapshot !== last) {
