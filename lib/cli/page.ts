@@ -169,6 +169,16 @@ function exportPage(store: Store, pageId: string): number {
   return 0;
 }
 
+// The log's own text for insufficient power puts the power a threshold needs next to the total
+// weight ("0.68 of total weight 2"), which reads as a fraction; say what the numbers are.
+function reasonOf(s: ReturnType<PageLog["status"]>): string | undefined {
+  if (s.code !== "insufficient-power" || s.power === undefined || s.needed === undefined) {
+    return s.reason;
+  }
+  const track = s.track ? `the ${s.track.kind} threshold` : "its threshold";
+  return `approving power ${s.power / 1e6}, ${track} needs ${s.needed / 1e6}`;
+}
+
 function showPage(store: Store, pageId: string, json: boolean): number {
   if (!store.getPage(pageId)?.headId) {
     throw new InputError(`page ${pageId} is not in the data directory`);
@@ -182,7 +192,7 @@ function showPage(store: Store, pageId: string, json: boolean): number {
       parent: e.parent,
       status: s.status,
       code: s.code,
-      reason: s.reason,
+      reason: reasonOf(s),
     };
   });
   if (json) {
