@@ -421,7 +421,9 @@ Deno.test("e2e: registry answers, forwarding, cache, EDNS and truncation", async
 });
 
 Deno.test("e2e: --no-upstream refuses outside names and keeps answering the registry", async () => {
-  const dir = await fixtureRegistry();
+  // The test upstream here is only the page's dns:// target, never a default upstream.
+  const up = await startUpstream({ zone: UPSTREAM_ZONE });
+  const dir = await fixtureRegistry(up.port);
   const s = await startDjdns(["--pages", dir, "--no-upstream"]);
   try {
     const r = await kdigq(s.port, "www.example.net");
@@ -447,8 +449,14 @@ Deno.test("e2e: --no-upstream refuses outside names and keeps answering the regi
       ]);
       assert.ok(out.flags.has("aa"), out.text);
     }
+    assert.equal(up.queries, 0, "asked the page's dns:// server about a name it does not name");
+    // A dns:// target names its own server: still asked.
+    const fwd = await digq(s.port, "x.fwd.test");
+    assert.deepEqual(datas(fwd), ["192.0.2.7"], fwd.text);
+    assert.equal(up.queries, 1);
   } finally {
     await s.stop("SIGKILL");
+    await up.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

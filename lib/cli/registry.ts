@@ -36,7 +36,9 @@ export const REGISTRY_HELP =
                            --pages: none unless given)
   --upstream ADDR[:PORT]   upstream resolver for names outside the registry (repeatable;
                            default: the nameservers of /etc/resolv.conf, minus djdns itself)
-  --no-upstream            forward nothing: names outside the registry get REFUSED
+  --no-upstream            no default upstream: names outside the registry get REFUSED, a
+                           CNAME leaving it is answered alone (dns:// targets of pages are
+                           still asked)
   --upstream-timeout MS    time to wait for one upstream try (default 1500)`;
 
 /** The registry as loaded: where pages come from, and the current snapshot. */
