@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what the test suite needs, and says which test needs what.
 #
-# Tools: the DNS clients the suite drives (dig, kdig), iproute2 (ip netns) and python3. As root
-# (CI, a fresh container) it installs the missing Debian packages; otherwise it says what to
-# install and fails for dig/kdig (most tests need them).
+# Tools: the DNS clients the suite drives (dig, kdig), chromium, promtool, systemd-analyze; and
+# iproute2 (ip netns) and python3 for single tests. As root (CI, a fresh container) it installs the
+# missing Debian packages; otherwise it says what to install, and fails unless only the packages
+# of single tests are missing (those tests are then reported as ignored).
 #
 # Preconditions of single tests (reported; as root created where possible): root, tmpfs mounts,
 # ::1 (re-enabled with sysctl when disabled), a non-loopback client address (a network namespace
@@ -19,27 +20,32 @@ without() { [[ ",${DJDNS_TEST_WITHOUT:-}," == *",$1,"* ]]; }
 is_root() { ! without root && [ "$(id -u)" -eq 0 ]; }
 
 missing=()
+optional=() # needed by single tests only, which are ignored without them
+command -v ip >/dev/null 2>&1 || optional+=(iproute2)
+command -v python3 >/dev/null 2>&1 || optional+=(python3)
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
-command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The status page is tested in a real browser, metrics with promtool, the unit with systemd.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 for extra in "$@"; do
   case "$extra" in
     dnsperf) command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf) ;;
     dnsmasq) command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base) ;;
   esac
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ $((${#missing[@]} + ${#optional[@]})) -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing ${missing[*]}"
+    say "installing ${missing[*]} ${optional[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  elif ! command -v dig >/dev/null 2>&1 || ! command -v kdig >/dev/null 2>&1; then
-    say "please install the Debian packages: ${missing[*]}"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" "${optional[@]}" >&2
+  elif [ ${#missing[@]} -gt 0 ]; then
+    say "please install the Debian packages: ${missing[*]} ${optional[*]}"
     exit 1
   else
-    say "missing (the tests that need them will be ignored): ${missing[*]}"
+    say "missing (the tests that need them will be ignored): ${optional[*]}"
   fi
 fi
 
@@ -117,7 +123,7 @@ report() { # name, reason, tests
 }
 report "root" "$root_reason" "hostile: a query from source port 0 (raw socket)"
 report "python3" "$python_reason" "hostile: a query from source port 0 (crafts the datagram)"
-report "tmpfs mounts" "$tmpfs_reason" "store faults: a real full disk; a read-only file system"
+report "tmpfs mounts" "$tmpfs_reason" "store faults: the 4 tests on a real tmpfs (full disk, almost-full creation and import, read-only)"
 report "::1" "$ipv6_reason" "e2e: listens on IPv6 loopback; forwarder: IPv6 upstream on ::1"
 report "non-loopback address (netns+veth)" "$netns_reason" "e2e: not an open resolver"
 exit 0
