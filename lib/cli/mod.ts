@@ -41,7 +41,8 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: () => Promise.resolve(runMain),
   resolve: () => Promise.resolve(resolveMain),
-  // Loaded on demand: the server does not need the store or the DEJE code to start.
+  // Loaded on demand: `run` and `resolve` do not need these commands' code or the DEJE code to
+  // start (they do load the store, through ./registry.ts, for the data directory).
   page: async () => (await import("./page.ts")).pageMain,
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,

@@ -37,7 +37,9 @@ export const REGISTRY_HELP =
                            --pages: none unless given)
   --upstream ADDR[:PORT]   upstream resolver for names outside the registry (repeatable;
                            default: the nameservers of /etc/resolv.conf, minus djdns itself)
-  --no-upstream            forward nothing: names outside the registry get REFUSED
+  --no-upstream            no default upstream: names outside the registry get REFUSED, a
+                           CNAME leaving it is answered alone (dns:// targets of pages are
+                           still asked)
   --upstream-timeout MS    time to wait for one upstream try (default 1500)`;
 
 /** The registry as loaded: where pages come from, and the current snapshot. */
@@ -171,7 +173,10 @@ export async function upstreamsFrom(
   return defaultUpstreams(text, listen);
 }
 
-/** Builds the forwarder, or undefined when there is nothing to forward to. */
+/**
+ * Builds the forwarder, also when `upstreams` is empty (`--no-upstream`): the `dns://` targets of
+ * pages name their own servers.
+ */
 export function forwarderFor(values: Record<string, unknown>, upstreams: HostPort[]): Forwarder {
   const t = values["upstream-timeout"] as string | undefined;
   const timeoutMs = t === undefined ? 1500 : Number(t);
@@ -181,13 +186,18 @@ export function forwarderFor(values: Record<string, unknown>, upstreams: HostPor
   return createForwarder({ upstreams, timeoutMs });
 }
 
-/** Wires the registry and forwarder into a resolver. */
+/**
+ * Wires the registry and forwarder into a resolver. `hasDefault`: whether there are default
+ * upstreams; without them a CNAME leaving the registry is answered alone (`dns://` targets are
+ * still asked, through the forwarder).
+ */
 export function resolverFor(
   registry: Registry,
   forwarder: Forwarder | undefined,
   hasDefault: boolean,
 ): Resolver {
   const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
+    // The resolver asks without a server only when told there are default upstreams.
     if (!server && !hasDefault) throw new Error("no upstream configured");
     const r = await forwarder.query(question(name, type), server ? { upstreams: [server] } : {});
     return {
@@ -203,6 +213,7 @@ export function resolverFor(
   return createResolver({
     source: snapshotSource(() => registry.snapshot),
     upstream,
+    defaultUpstreams: hasDefault,
     now: () => performance.now(),
     serial: () => {
       if (registry.snapshot !== last) {
