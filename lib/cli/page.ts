@@ -54,13 +54,17 @@ const PAGE_ID = /^[0-9a-f]{64}$/;
 /** Thrown for bad input data (exit status 1 with the message). */
 class InputError extends Error {}
 
+/** Bundles are the operator's input: every object is verified, but not bounded by the pools. */
+const LOCAL = { source: "import", trusted: true } as const;
+
 // Feeds objects into `log`; every refusal is an error naming the object.
 function feed(log: PageLog, objects: { obj: SignedObject; where: string }[]) {
   const links = new Map<string, { checkpoint?: Checkpoint; approvals: CheckpointApproval[] }>();
   for (const { obj, where } of objects) {
     try {
-      if (obj.type === "event") log.addEvent(obj);
-      else if (obj.type === "evidence") log.addEvidence(obj);
+      if (obj.type === "event") log.addEvent(obj, LOCAL);
+      else if (obj.type === "evidence") log.addEvidence(obj, LOCAL);
+      else if (obj.type === "checkpoint-evidence") log.addCheckpointEvidence(obj, LOCAL);
       else if (obj.type === "checkpoint") {
         const link = links.get(objectId(obj)) ?? { approvals: [] };
         link.checkpoint = obj;
@@ -78,7 +82,7 @@ function feed(log: PageLog, objects: { obj: SignedObject; where: string }[]) {
   for (const { obj, where } of objects) {
     if (obj.type !== "approval") continue;
     try {
-      log.addApproval(obj);
+      log.addApproval(obj, LOCAL);
     } catch (e) {
       throw new InputError(`${where}: ${(e as Error).message}`);
     }
@@ -86,7 +90,6 @@ function feed(log: PageLog, objects: { obj: SignedObject; where: string }[]) {
   const chain = [...links.values()].filter((l) => l.checkpoint).sort((a, b) =>
     a.checkpoint!.height - b.checkpoint!.height
   );
-  if (chain.length > 0) log.head();
   for (const link of chain) {
     try {
       log.addCheckpoint({ checkpoint: link.checkpoint!, approvals: link.approvals });
@@ -122,7 +125,9 @@ async function importBundles(store: Store, files: string[]): Promise<number> {
         if (!byPage.has(objectId(obj))) byPage.set(objectId(obj), []);
         return;
       }
-      const page = obj.type === "evidence" ? obj.first.page : obj.page;
+      const page = obj.type === "evidence" || obj.type === "checkpoint-evidence"
+        ? obj.first.page
+        : obj.page;
       const list = byPage.get(page) ?? [];
       list.push({ obj, where });
       byPage.set(page, list);
