@@ -114,7 +114,9 @@ async function importBundles(store: Store, files: string[]): Promise<number> {
         if (!byPage.has(objectId(obj))) byPage.set(objectId(obj), []);
         return;
       }
-      const page = obj.type === "evidence" ? obj.first.page : obj.page;
+      const page = obj.type === "evidence" || obj.type === "checkpoint-evidence"
+        ? obj.first.page
+        : obj.page;
       const list = byPage.get(page) ?? [];
       list.push({ obj, where });
       byPage.set(page, list);
