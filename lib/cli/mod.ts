@@ -18,7 +18,8 @@ Commands:
   run                      serve DNS (UDP and TCP) from the registry, forwarding other names
   resolve NAME [TYPE]      look one name up through the registry, optionally with --trace
   page import|export|show  signed pages in the data directory
-  store stats|prune        inspect or prune the data directory
+  store stats|prune|verify|repair
+                           inspect, prune, check or repair the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
 
 Options:

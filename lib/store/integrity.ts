@@ -42,20 +42,24 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Why an object's stored bytes are not what was verified, or null when they are: they must hash
- * to `id`; with `deep`, they must also be UTF-8 JSON (they always are when the hash matches
- * bytes the page module encoded; `deep` catches a record that was never a signed object).
+ * to `id`; with `deep`, they must also be UTF-8 JSON (the store writes nothing else, so with a
+ * matching hash they are; `deep` is for writes and for `verify`).
  */
 export function objectProblem(id: Uint8Array, bytes: unknown, deep: boolean): string | null {
   if (!(bytes instanceof Uint8Array)) return "its bytes are missing";
-  if (!sameBytes(digest(bytes), id)) return "its bytes do not hash to its id";
-  if (deep) {
+  const json = () => {
     try {
       JSON.parse(utf8.decode(bytes));
+      return true;
     } catch {
-      return "its bytes are not UTF-8 JSON";
+      return false;
     }
+  };
+  if (!sameBytes(digest(bytes), id)) {
+    // Rare: say as much as is known about the damage.
+    return `its bytes do not hash to its id${json() ? "" : " and are not UTF-8 JSON"}`;
   }
-  return null;
+  return deep && !json() ? "its bytes are not UTF-8 JSON" : null;
 }
 
 /** Why a page's materialized state does not match its stored hash, or null when it does. */

@@ -42,11 +42,10 @@ function prepareObject(o: StoredObject, maxBytes: number): Prepared {
       `${describe(o)} is ${o.bytes.length} bytes, over the ${maxBytes}-byte object limit`,
     );
   }
-  // What is read back must be what was verified: an object whose bytes do not hash to its id
-  // would later read as damage.
-  if (!sameBytes(digest(o.bytes), id)) {
-    throw new StoreError("invariant", `${describe(o)}: its bytes do not hash to its id`);
-  }
+  // What is read back must be what was verified: bytes that do not hash to their id, or are no
+  // JSON at all, would later read as damage.
+  const problem = objectProblem(id, o.bytes, true);
+  if (problem !== null) throw new StoreError("invariant", `${describe(o)}: ${problem}`);
   if (o.kind === "event" && (parent === null) !== (o.id === o.pageId)) {
     throw new StoreError(
       "invariant",
