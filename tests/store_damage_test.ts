@@ -18,16 +18,27 @@ import {
   proposeEvent,
 } from "../lib/page/mod.ts";
 import {
+  type Damage,
   DATABASE_FILE,
   loadPageLog,
   openStore,
   pageLogBatch,
   prunePage,
+  type StoredObject,
   StoreError,
 } from "../lib/store/mod.ts";
+import { digest } from "../lib/store/integrity.ts";
 import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
 import { approvals, branch, genesisOf, key } from "./page_fixtures.ts";
-import { sha256Hex } from "./fixtures/store/objects.ts";
+import {
+  approval,
+  chain,
+  checkpoint,
+  genesis,
+  headAt,
+  sha256Hex,
+} from "./fixtures/store/objects.ts";
+import { prng } from "./helpers/prng.ts";
 
 async function djdns(...args: string[]) {
   return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
@@ -365,6 +376,143 @@ Deno.test("store damage: a pruned page's root state is held to its checkpoint's 
     } finally {
       store.close();
     }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("store damage: verify finds every damaged record of a 100,000-event store, repair drops exactly those", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "djdns-damage-" });
+  const db = `${dir}/${DATABASE_FILE}`;
+  try {
+    const PAGES = 10;
+    const rand = prng(14);
+    const pages: { g: StoredObject; events: StoredObject[] }[] = [];
+    let store = openStore(dir);
+    for (let p = 0; p < PAGES; p++) {
+      const g = genesis(`large-${p}`);
+      const events = chain(g, 10_000, `large-${p}`);
+      const votes = events.filter((_, i) => i % 10 === 0).map((e) => approval(e, "alice"));
+      const last = events[events.length - 1];
+      store.putBatch({
+        objects: [g, ...events, ...votes],
+        heads: [headAt(last)],
+        follow: [{ pageId: g.id, following: true }],
+      });
+      pages.push({ g, events });
+    }
+    // One more page, pruned, so that it has a root state to damage.
+    const rootedGenesis = genesis("large-rooted");
+    const rootedEvents = chain(rootedGenesis, 100, "large-rooted");
+    const anchor = rootedEvents[90];
+    store.putBatch({
+      objects: [rootedGenesis, ...rootedEvents, checkpoint(anchor)],
+      heads: [headAt(rootedEvents[99])],
+    });
+    store.prune(rootedGenesis.id, { anchorState: headAt(anchor).state });
+    const rooted = { g: rootedGenesis, events: rootedEvents };
+    pages.unshift(rooted);
+    const total = store.stats();
+    store.close();
+
+    // Damage through a raw connection, as a disk would: the store is not asked.
+    const raw = new DatabaseSync(db);
+    const expected = new Set<string>();
+    const seqs = (raw.prepare("SELECT seq FROM objects").all() as { seq: number }[]).map((r) =>
+      r.seq
+    );
+    const picked = new Set<number>();
+    while (picked.size < 60) picked.add(seqs[Math.floor(rand() * seqs.length)]);
+    const row = raw.prepare("SELECT id, bytes FROM objects WHERE seq = ?");
+    let n = 0;
+    for (const seq of picked) {
+      const r = row.get(seq) as { id: Uint8Array; bytes: Uint8Array };
+      const bytes = new Uint8Array(r.bytes);
+      const id = new Uint8Array(r.id);
+      const at = Math.floor(rand() * bytes.length);
+      switch (n++ % 4) {
+        case 0:
+          bytes[at] ^= 1 << Math.floor(rand() * 8);
+          raw.prepare("UPDATE objects SET bytes = ? WHERE seq = ?").run(bytes, seq);
+          break;
+        case 1:
+          bytes[at] = 0xff;
+          raw.prepare("UPDATE objects SET bytes = ? WHERE seq = ?").run(bytes, seq);
+          break;
+        case 2:
+          id[Math.floor(rand() * 32)] ^= 0x10;
+          raw.prepare("UPDATE objects SET id = ? WHERE seq = ?").run(id, seq);
+          break;
+        default:
+          raw.prepare(
+            "UPDATE objects SET bytes = substr(bytes, 1, length(bytes) - 1) WHERE seq = ?",
+          )
+            .run(seq);
+      }
+      expected.add(`object ${id.toHex()}`);
+    }
+    const pageRow = raw.prepare("SELECT pno, state, state_hash FROM pages WHERE page_id = ?");
+    const setPage = (sql: string, ...args: (Uint8Array | string | number)[]) =>
+      raw.prepare(`UPDATE pages SET ${sql} WHERE pno = ?`).run(...args);
+    for (const [i, how] of ["state", "state_hash", "head", "root_state"].entries()) {
+      const pageId = pages[how === "root_state" ? 0 : i + 1].g.id;
+      const r = pageRow.get(Uint8Array.fromHex(pageId)) as {
+        pno: number;
+        state: string;
+        state_hash: Uint8Array;
+      };
+      if (how === "state") setPage("state = ?", r.state.replace("head", "haed"), r.pno);
+      if (how === "state_hash") {
+        const h = new Uint8Array(r.state_hash);
+        h[7] ^= 1;
+        setPage("state_hash = ?", h, r.pno);
+      }
+      if (how === "head") setPage("head = ?", digest("no such event"), r.pno);
+      if (how === "root_state") setPage("root_state = root_state || ' '", r.pno);
+      expected.add(`${how === "root_state" ? "root" : "state"} ${pageId}`);
+    }
+    raw.close();
+    assertSqliteSaysOk(db);
+
+    assert.throws(() => openStore(dir, { readOnly: true }), (e: unknown) => {
+      assert.ok(e instanceof StoreError && e.code === "damaged", String(e));
+      assert.match(e.message, new RegExp(`\\(and ${expected.size - 1} more damaged records\\)`));
+      return true;
+    });
+    store = openStore(dir, { checkRecords: false });
+    try {
+      const found: Damage[] = [];
+      const v = store.verify((d) => found.push(d));
+      const key = (d: Damage) =>
+        d.objectId === undefined ? `${d.what} ${d.pageId}` : `object ${d.objectId}`;
+      assert.deepEqual(new Set(found.map(key)), expected);
+      assert.equal(found.length, expected.size, "each damage reported once");
+      assert.equal(v.damaged, expected.size);
+      assert.equal(v.objects, total.events + total.approvals + total.checkpoints);
+      assert.equal(total.events, PAGES * 10_001 + 11, "100,000 events and more");
+
+      const r = store.repair();
+      assert.deepEqual(
+        new Set(r.droppedObjects.map(key)),
+        new Set([...expected].filter((k) => k.startsWith("object "))),
+      );
+      const touched = new Set([
+        ...found.map((d) => d.pageId),
+      ]);
+      assert.deepEqual(new Set(r.clearedPages), touched);
+      assert.deepEqual(r.clearedRoots, [rooted.g.id]);
+      const after = store.stats();
+      assert.equal(
+        after.events + after.approvals + after.checkpoints,
+        v.objects - r.droppedObjects.length,
+      );
+      assert.equal(store.verify().damaged, 0);
+      for (const page of r.clearedPages) assert.equal(store.getPage(page)!.headId, null);
+    } finally {
+      store.close();
+    }
+    // Sound again: every check at open passes.
+    openStore(dir, { integrityCheck: "full" }).close();
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
