@@ -23,10 +23,11 @@ Commands:
   propose PAGE-ID CHANGE   propose a change to a page (signed: your approval)
   approve PAGE-ID EVENT-ID approve a pending change
   delegate PAGE-ID         hand shares of your vote power to others (--to, --revoke)
-  anchor export PAGE-ID    write a trust anchor file for a page
+  anchor export|show       write a page's trust anchor file; show the embedded root anchor
   checkpoint propose|approve
                            checkpoints that let new nodes skip old history
-  store stats|prune        inspect or prune the data directory
+  store stats|prune|verify|repair
+                           inspect, prune, check or repair the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
 

@@ -78,9 +78,43 @@ export function toStoredObject(obj: SignedObject): StoredObject {
   }
 }
 
-/** Decodes a stored row with the page module's strict decoder (which re-validates it). */
+/**
+ * Decodes a stored row with the page module's strict decoder (which re-validates it). A row the
+ * decoder refuses is damage in the database (the store read it back as the bytes stored under
+ * its id, yet it is no signed object): the error names the object and the page, and what to do.
+ */
 export function fromStoredObject(row: StoredObject): SignedObject {
-  return decodeObject(row.bytes);
+  try {
+    return decodeObject(row.bytes);
+  } catch (e) {
+    throw new StoreError(
+      "damaged",
+      `the store holds a damaged ${row.kind} ${row.id} of page ${row.pageId} (${
+        e instanceof Error ? e.message : e
+      }); run 'djdns store verify' to list the damage and 'djdns store repair' to drop it, ` +
+        "then re-import the page",
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * For {@linkcode Store.verify} and `repair`: why a stored row is not the signed object it claims
+ * to be (the page module's strict decoder refuses it, or its kind, page, parent or signer columns
+ * differ from what its bytes say), or null when it is.
+ */
+export function checkStoredObject(row: StoredObject): string | null {
+  let obj: SignedObject;
+  try {
+    obj = decodeObject(row.bytes);
+  } catch (e) {
+    return `its bytes are not a valid signed object (${e instanceof Error ? e.message : e})`;
+  }
+  const want = toStoredObject(obj);
+  for (const k of ["kind", "id", "pageId", "parentId", "signer"] as const) {
+    if (want[k] !== row[k]) return `its ${k} column says ${row[k]}, its bytes say ${want[k]}`;
+  }
+  return null;
 }
 
 /**
