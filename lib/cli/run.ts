@@ -40,7 +40,10 @@ ${REGISTRY_HELP}
   --udp-size N             largest UDP reply and EDNS size advertised (512-4096, default 1232)
   --cache-entries N        answer cache size in entries (default 10000)
   --tcp-idle SECONDS       close idle TCP connections after this long (default 10)
-  --tcp-max N              most open TCP connections (default 128)
+  --tcp-max N              most open TCP connections (default 128); at the limit a new
+                           connection replaces the oldest idle one
+  --tcp-max-per-source N   most TCP connections from one address, /32 or /64 (default 16;
+                           loopback clients count only towards --tcp-max)
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
   -h, --help               show this help
@@ -74,6 +77,7 @@ export async function runMain(args: string[]): Promise<number> {
     "cache-entries": { type: "string" },
     "tcp-idle": { type: "string" },
     "tcp-max": { type: "string" },
+    "tcp-max-per-source": { type: "string" },
     "log-level": { type: "string" },
     "log-format": { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -110,6 +114,7 @@ export async function runMain(args: string[]): Promise<number> {
   const cacheEntries = intOption(values, "cache-entries", 0, 10_000_000, 10_000);
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
+  const maxPerSource = intOption(values, "tcp-max-per-source", 1, 65535, 16);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -143,12 +148,22 @@ export async function runMain(args: string[]): Promise<number> {
     cacheEntries,
   });
   const recursion = (addr: string) => allowed(addr, acl);
+  const isLoopback = (addr: string) => allowed(addr, LOOPBACK);
   const servers: (UdpServer | TcpServer)[] = [];
   try {
     for (const l of listen) {
       const udp = await serveUdp(l.host, l.port, responder, recursion);
       servers.push(udp);
-      servers.push(serveTcp(l.host, udp.port, responder, recursion, { idleMs, maxConnections }));
+      servers.push(
+        serveTcp(
+          l.host,
+          udp.port,
+          responder,
+          recursion,
+          { idleMs, maxConnections, maxPerSource },
+          isLoopback,
+        ),
+      );
       log.info("listening on {addr} (udp, tcp)", {
         addr: formatHostPort({ host: l.host, port: udp.port }),
       });
