@@ -1,6 +1,6 @@
 /**
  * DNS over TCP against the real server (RFC 7766): pipelining and out-of-order answers, odd
- * framing, half-close, the idle timeout and the connection cap.
+ * framing, half-close, the idle timeout and the connection cap (oldest idle replaced).
  *
  * @module
  */
@@ -220,48 +220,67 @@ Deno.test("tcp: pipelining, framing, half-close and idle timeout (--tcp-idle 1)"
   });
 });
 
-Deno.test("tcp: --tcp-max 4 closes the extra connections; closing frees slots", async () => {
+Deno.test("tcp: --tcp-max 4: a new connection replaces the oldest idle one", async () => {
   await withServer(["--tcp-max", "4"], async (s) => {
     const p = s.port;
     const conns: TcpClient[] = [];
     try {
-      // One at a time, each outcome awaited before the next connect: the first four are kept
-      // and answered, every later one is closed on accept.
       for (let i = 0; i < 10; i++) {
-        const c = await TcpClient.connect(p);
-        conns.push(c);
-        if (i < 4) {
-          const reply = await c.exchange(buildQuery({ id: i, name: "in.root.demo" }), 3000);
-          assert.equal(reply && header(reply).id, i, `connection ${i} was not answered`);
-        } else {
-          assert.ok(await c.waitClosed(3000), `connection ${i} kept beyond --tcp-max 4`);
-        }
+        conns.push(await TcpClient.connect(p));
+        // Accept order must follow connect order for "the oldest" to mean anything.
+        await sleep(20);
       }
-      // The first four are still open and still answered.
-      for (const [i, c] of conns.slice(0, 4).entries()) {
-        const reply = await c.exchange(buildQuery({ id: 10 + i, name: "in.root.demo" }), 3000);
-        assert.equal(reply && header(reply).id, 10 + i, `connection ${i} lost`);
-      }
-
-      // Closing them frees their slots once the server has seen the EOFs: poll for that.
-      for (const c of conns.slice(0, 4)) await c.close();
-      let reply: Uint8Array | null = null;
-      for (const deadline = Date.now() + 5000; !reply && Date.now() < deadline;) {
-        const again = await TcpClient.connect(p);
-        conns.push(again);
+      const answered: number[] = [];
+      const closed: number[] = [];
+      await Promise.all(conns.map(async (c, i) => {
         try {
-          reply = await again.exchange(buildQuery({ id: 99, name: "mail.hype", qtype: 15 }));
+          const reply = await c.exchange(buildQuery({ id: i, name: "in.root.demo" }), 1500);
+          if (reply && header(reply).id === i) answered.push(i);
+          else if (c.isClosed || await c.waitClosed(500)) closed.push(i);
         } catch {
-          reply = null; // reset while writing: still full
+          closed.push(i); // reset while writing
         }
-      }
-      assert.ok(reply, "no answer after the first connections were closed");
-      assert.equal(header(reply).id, 99);
-      assert.equal(decode(reply).answers?.length, 1);
+      }));
+      // All idle when the later ones came: the newest four stay.
+      assert.deepEqual(answered.sort((a, b) => a - b), [6, 7, 8, 9]);
+      assert.deepEqual(closed.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
     } finally {
       for (const c of conns) await c.close();
     }
   });
+});
+
+Deno.test("tcp: --tcp-max 4: connections waiting for answers are not replaced", async () => {
+  // The upstream takes 1.5 s: four connections each wait for a forwarded answer.
+  await withServer(["--tcp-max", "4", "--upstream-timeout", "3000"], async (s) => {
+    const p = s.port;
+    const busy: TcpClient[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const c = await TcpClient.connect(p);
+        busy.push(c);
+        await c.send(buildQuery({ id: 10 + i, name: "slow.example.net" }));
+      }
+      await sleep(100);
+      const extra = await TcpClient.connect(p);
+      busy.push(extra);
+      assert.ok(await extra.waitClosed(1000), "a fifth connection was kept while all were busy");
+      for (const [i, c] of busy.slice(0, 4).entries()) {
+        const reply = await c.next(3000);
+        assert.ok(reply, `busy connection ${i} lost its answer`);
+        assert.equal(header(reply).id, 10 + i);
+      }
+      // Now idle again: a new connection gets in.
+      const again = await TcpClient.connect(p);
+      busy.push(again);
+      const reply = await again.exchange(buildQuery({ id: 99, name: "mail.hype", qtype: 15 }));
+      assert.ok(reply, "no answer once the busy connections were idle");
+      assert.equal(header(reply).id, 99);
+      assert.equal(decode(reply).answers?.length, 1);
+    } finally {
+      for (const c of busy) await c.close();
+    }
+  }, 1500);
 });
 
 Deno.test("tcp: a connection waiting for a slow answer is not idle", async () => {

@@ -9,6 +9,7 @@ import { LOG_LEVELS, setupLogging } from "../log.ts";
 import { allowed, type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { createResponder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
+import { createRrl, DEFAULT_RRL } from "../server/rrl.ts";
 import { serveUdp } from "../server/udp.ts";
 import { bindHint } from "./bind_hint.ts";
 import { ROOT_IS_TESTNET, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
@@ -47,7 +48,15 @@ ${REGISTRY_HELP}
   --udp-size N             largest UDP reply and EDNS size advertised (512-4096, default 1232)
   --cache-entries N        answer cache size in entries (default 10000)
   --tcp-idle SECONDS       close idle TCP connections after this long (default 10)
-  --tcp-max N              most open TCP connections (default 128)
+  --tcp-max N              most open TCP connections (default 128); at the limit a new
+                           connection replaces the oldest idle one
+  --tcp-max-per-source N   most TCP connections from one address, /32 or /64 (default 16;
+                           loopback clients count only towards --tcp-max)
+  --rrl-rate N             response rate limit: UDP responses per second to one network
+                           (/24, /56) outside loopback (default ${DEFAULT_RRL.rate}; 0 disables)
+  --rrl-slip N             of the responses over the limit, send every Nth truncated (TC=1,
+                           the client retries over TCP) and drop the rest (default ${DEFAULT_RRL.slip};
+                           0 drops all, 1 truncates all)
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
   --metrics ADDR:PORT      serve Prometheus metrics at /metrics and a status page at / on
@@ -67,6 +76,9 @@ export const RUN_OPTIONS = {
   "cache-entries": { type: "string" },
   "tcp-idle": { type: "string" },
   "tcp-max": { type: "string" },
+  "tcp-max-per-source": { type: "string" },
+  "rrl-rate": { type: "string" },
+  "rrl-slip": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   metrics: { type: "string" },
@@ -138,6 +150,9 @@ export async function runMain(args: string[]): Promise<number> {
   const cacheEntries = intOption(values, "cache-entries", 0, 10_000_000, 10_000);
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
+  const maxPerSource = intOption(values, "tcp-max-per-source", 1, 65535, 16);
+  const rrlRate = intOption(values, "rrl-rate", 0, 1_000_000, DEFAULT_RRL.rate);
+  const rrlSlip = intOption(values, "rrl-slip", 0, 100, DEFAULT_RRL.slip);
   const metricsAt = values.metrics === undefined
     ? undefined
     : parseHostPort(values.metrics as string, 9153, "--metrics", true);
@@ -184,15 +199,29 @@ export async function runMain(args: string[]): Promise<number> {
   // Counting is a link of its own in the chain, present only when someone reads the counts.
   const responder = counters ? observedResponder(inner, counters) : inner;
   const recursion = (addr: string) => allowed(addr, acl);
+  const isLoopback = (addr: string) => allowed(addr, LOOPBACK);
+  // One limiter for every listener: a network's budget is the server's, not the socket's.
+  const rateLimit = rrlRate > 0
+    ? { limiter: createRrl({ rate: rrlRate, slip: rrlSlip }), exempt: isLoopback }
+    : undefined;
   const servers: { close(): Promise<void> }[] = [];
   const served: string[] = [];
   let binding: HostPort | undefined;
   try {
     for (const l of listen) {
       binding = l;
-      const udp = await serveUdp(l.host, l.port, responder, recursion);
+      const udp = await serveUdp(l.host, l.port, responder, recursion, rateLimit);
       servers.push(udp);
-      servers.push(serveTcp(l.host, udp.port, responder, recursion, { idleMs, maxConnections }));
+      servers.push(
+        serveTcp(
+          l.host,
+          udp.port,
+          responder,
+          recursion,
+          { idleMs, maxConnections, maxPerSource },
+          isLoopback,
+        ),
+      );
       log.info("listening on {addr} (udp, tcp)", {
         addr: formatHostPort({ host: l.host, port: udp.port }),
       });
