@@ -11,6 +11,7 @@ import type { LoadedPage } from "../registry/source.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
 import { createForwarder, defaultUpstreams, type Forwarder } from "../forwarder/mod.ts";
 import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
+import { branchIndex } from "../registry/branch_index.ts";
 import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
 import type { Forward } from "../server/responder.ts";
 import { question } from "../dns/question.ts";
@@ -137,10 +138,16 @@ export async function loadRegistry(
       signed.set(root.key, root);
       return { dir: "", root, pages: signed, errors };
     };
+    // Pages are indexed when they load, not by the first query that reaches them.
+    const indexed = async () => {
+      const snap = await load();
+      for (const p of snap.pages.values()) if (!(p instanceof Error)) branchIndex(p.page);
+      return snap;
+    };
     const registry: Registry = {
-      snapshot: await load(),
+      snapshot: await indexed(),
       async reload() {
-        registry.snapshot = await load();
+        registry.snapshot = await indexed();
         return registry.snapshot;
       },
       describe: (dir === undefined ? `root anchor ${ROOT_PAGE_ID}` : `${dir} (root ${rootFile})`) +
