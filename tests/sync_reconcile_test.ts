@@ -108,7 +108,7 @@ function host(replica: Replica, bans = createPeerBook()): SyncHost & { bad: numb
     bad: 0,
     replica: (id: string) => (id === replica.pageId ? replica : undefined),
     followed: () => [replica],
-    ingest(objects: readonly unknown[], source: string | undefined) {
+    ingest(objects: readonly unknown[], source: string | undefined, _how: string) {
       const { results } = replica.ingest(objects as SignedObject[]);
       for (const r of results) {
         if (r.outcome === "invalid") {

@@ -52,9 +52,16 @@ export interface SyncHost {
   followed(): Replica[];
   /**
    * Verifies, stores and publishes received objects (of any pages), returning one result per
-   * object; `source` is the peer they came from (undefined: a local client).
+   * object; `source` is the peer they came from (undefined: local); `how`: pushed to us (new
+   * objects are gossiped on) or pulled by us.
    */
-  ingest(objects: readonly unknown[], source: string | undefined): ObjectResult[];
+  ingest(
+    objects: readonly unknown[],
+    source: string | undefined,
+    how: "push" | "pull",
+  ): ObjectResult[];
+  /** Notes a peer's summary of a page (for the lag shown in status). */
+  advertised?(peer: string, summary: PageSummary): void;
   /** Reports a peer that advertised something it did not deliver. */
   undelivered?(peer: string, page: string, head: string): void;
 }
@@ -233,7 +240,7 @@ export function respond(host: SyncHost, req: Request, peer: string | undefined):
       return { t: "objs", ...chunk(r.ordered(), req.from) };
     }
     case "objs":
-      return { t: "res", results: host.ingest(req.objects, peer) };
+      return { t: "res", results: host.ingest(req.objects, peer, "push") };
   }
 }
 
@@ -280,6 +287,7 @@ export async function syncWith(host: SyncHost, call: Call, peer: string): Promis
       const batch = mine.slice(i, i + MAX_SUMMARIES);
       const theirs = expect(await call({ t: "sum", pages: batch.map((r) => r.summary()) }), "sum");
       for (const s of theirs.pages) {
+        host.advertised?.(peer, s);
         const r = host.replica(s.page);
         if (!r) continue;
         const own = r.summary();
@@ -331,7 +339,7 @@ async function syncPage(
     const asked = new Set(ids);
     const taken = objects.filter((o) => asked.has(safeId(o)));
     report.pulled += taken.length;
-    host.ingest(taken, peer);
+    host.ingest(taken, peer, "pull");
   }
   const have = r.ordered(diff.have);
   for (let i = 0; i < have.length;) {
