@@ -26,6 +26,7 @@ Commands:
   anchor export|show       write a page's trust anchor file; show the embedded root anchor
   checkpoint propose|approve
                            checkpoints that let new nodes skip old history
+  status                   peers, followed pages and counters of a running node
   store stats|prune|verify|repair
                            inspect, prune, check or repair the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
@@ -39,6 +40,14 @@ Run 'djdns COMMAND --help' for the options of a command.`;
 
 type Command = (args: string[]) => Promise<number>;
 
+// Commands that take --node HOST:PORT reach a running node through the network client.
+function withNodeClient(load: () => Promise<Command>): () => Promise<Command> {
+  return async () => {
+    await import("./node_client.ts");
+    return await load();
+  };
+}
+
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: () => Promise.resolve(runMain),
   resolve: () => Promise.resolve(resolveMain),
@@ -50,11 +59,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   config: async () => (await import("./config.ts")).configMain,
   // Moderator and operator tools (issue 10).
   key: async () => (await import("./key.ts")).keyMain,
-  propose: async () => (await import("./propose.ts")).proposeMain,
-  approve: async () => (await import("./propose.ts")).approveMain,
-  delegate: async () => (await import("./propose.ts")).delegateMain,
+  propose: withNodeClient(async () => (await import("./propose.ts")).proposeMain),
+  approve: withNodeClient(async () => (await import("./propose.ts")).approveMain),
+  delegate: withNodeClient(async () => (await import("./propose.ts")).delegateMain),
   anchor: async () => (await import("./anchor.ts")).anchorMain,
-  checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
+  checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
+  // The network (issue 9).
+  status: async () => (await import("./status.ts")).statusMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */
