@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { PageError, parsePage, parseTarget } from "../lib/registry/page.ts";
 import { pageKey, snapshotSource } from "../lib/registry/files.ts";
-import { isIPv6, parseRecord } from "../lib/registry/rdata.ts";
+import { isIPv6 } from "../lib/dns/ip.ts";
+import { parseRecord } from "../lib/registry/rdata.ts";
 import { compileSelector } from "../lib/registry/selector.ts";
 
 Deno.test("record defaults follow python-djdns: A, IN, TTL 1800", () => {

@@ -28,6 +28,7 @@ Commands:
                            checkpoints that let new nodes skip old history
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
+  config check|example     check a configuration file for run, or print an example
 
 Options:
   -h, --help               show help (also after any command)
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   page: async () => (await import("./page.ts")).pageMain,
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
+  config: async () => (await import("./config.ts")).configMain,
   // Moderator and operator tools (issue 10).
   key: async () => (await import("./key.ts")).keyMain,
   propose: async () => (await import("./propose.ts")).proposeMain,

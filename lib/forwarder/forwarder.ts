@@ -8,7 +8,7 @@ import { randomInt } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
 import { createHealth } from "./health.ts";
-import { ipFamily } from "./address.ts";
+import { ipFamily } from "../dns/ip.ts";
 import {
   buildQuery,
   checkReply,

@@ -73,6 +73,7 @@ export { countPower } from "./power.ts";
 export { type VoteTable, voteTable } from "./governance.ts";
 export { type CheckpointLink, type CheckpointTip, verifyCheckpointChain } from "./checkpoint.ts";
 export {
+  type AddOptions,
   type AddResult,
   createPageLog,
   type EventStatus,

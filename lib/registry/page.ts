@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { isIPv4, isIPv6, type PageRecord, parseRecord } from "./rdata.ts";
+import { isIPv4, isIPv6 } from "../dns/ip.ts";
+import { type PageRecord, parseRecord } from "./rdata.ts";
 import { compileSelector, type Selector } from "./selector.ts";
 
 /** Most branches one page may hold. */
