@@ -26,6 +26,7 @@ Commands:
   anchor export PAGE-ID    write a trust anchor file for a page
   checkpoint propose|approve
                            checkpoints that let new nodes skip old history
+  zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
@@ -53,6 +54,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   delegate: async () => (await import("./propose.ts")).delegateMain,
   anchor: async () => (await import("./anchor.ts")).anchorMain,
   checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
+  zone: async () => (await import("./zone.ts")).zoneMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */
