@@ -27,6 +27,7 @@ Commands:
   checkpoint propose|approve
                            checkpoints that let new nodes skip old history
   zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
+  import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   anchor: async () => (await import("./anchor.ts")).anchorMain,
   checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
   zone: async () => (await import("./zone.ts")).zoneMain,
+  import: async () => (await import("./import.ts")).importMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */
