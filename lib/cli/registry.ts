@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { ROOT_GENESIS, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
-import { openAnchor, validateState } from "../page/mod.ts";
+import { anchorLog } from "../anchor/bundle.ts";
+import { ROOT_ANCHOR, ROOT_BUNDLE, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
+import { type PageLog, validateState } from "../page/mod.ts";
 import { signedPage } from "../registry/signed.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
@@ -78,14 +79,19 @@ function storedPages(
   return pages;
 }
 
-// The root of the embedded anchor: the genesis verified against the anchored id, or the newer
+// The embedded anchor with its bundled history, verified once per process.
+let embedded: PageLog | undefined;
+function embeddedRoot(): PageLog {
+  return embedded ??= anchorLog(ROOT_ANCHOR, ROOT_BUNDLE);
+}
+
+// The root of the embedded anchor: the anchor and its bundled history verified, or the newer
 // verified head the data directory holds for that page.
 function anchorRoot(signed: Map<string, LoadedPage | Error>): LoadedPage {
   const key = `djdns:${ROOT_PAGE_ID}`;
   const stored = signed.get(key);
   if (stored && !(stored instanceof Error)) return stored;
-  const log = openAnchor({ page: ROOT_PAGE_ID, genesis: ROOT_GENESIS });
-  return signedPage(ROOT_PAGE_ID, log.state());
+  return signedPage(ROOT_PAGE_ID, embeddedRoot().state());
 }
 
 /**

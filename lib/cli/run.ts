@@ -11,6 +11,7 @@ import { createResponder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
 import { serveUdp } from "../server/udp.ts";
 import { bindHint } from "./bind_hint.ts";
+import { ROOT_IS_TESTNET, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
 import { createQueryCounters, observedResponder } from "../metrics/mod.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
@@ -155,6 +156,13 @@ export async function runMain(args: string[]): Promise<number> {
     return 1;
   }
   for (const err of registry.snapshot.errors) log.error("page not loaded: {err}", { err });
+  if (values.pages === undefined && ROOT_IS_TESTNET) {
+    log.warning(
+      "root anchor: the public TESTNET root {page} (its keys are published; anyone can change " +
+        "its names); build with 'deno task compile --anchor FILE' for a production root",
+      { page: ROOT_PAGE_ID },
+    );
+  }
   log.info("registry: {describe}, {n} page(s)", {
     describe: registry.describe,
     n: registry.snapshot.pages.size,
