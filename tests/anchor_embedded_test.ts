@@ -90,7 +90,7 @@ Deno.test("embedded anchor: run serves the bundled names at once and says it is 
   const show = await djdns("anchor", "show");
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, new RegExp(`^root page   ${ROOT_PAGE_ID}$`, "m"));
-  assert.match(show.stdout, /^network     TESTNET/m);
+  assert.match(show.stdout, /^network {5}TESTNET/m);
   assert.equal((show.stdout.match(/^participant [0-9a-f]{64} weight 1$/gm) ?? []).length, 3);
   const json = await djdns("anchor", "show", "--json");
   assert.deepEqual(
