@@ -29,6 +29,9 @@ command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# Zone files exported by `djdns zone export` are checked by BIND's and Knot's zone checkers.
+command -v named-checkzone >/dev/null 2>&1 || missing+=(bind9-utils)
+command -v kzonecheck >/dev/null 2>&1 || missing+=(knot-dnssecutils)
 for extra in "$@"; do
   case "$extra" in
     dnsperf) command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf) ;;

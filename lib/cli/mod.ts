@@ -29,6 +29,9 @@ Commands:
   status                   peers, followed pages and counters of a running node
   store stats|prune|verify|repair
                            inspect, prune, check or repair the data directory
+  zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
+  import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
+  store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
 
@@ -66,6 +69,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
   // The network (issue 9).
   status: async () => (await import("./status.ts")).statusMain,
+  zone: async () => (await import("./zone.ts")).zoneMain,
+  import: async () => (await import("./import.ts")).importMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */
