@@ -11,6 +11,7 @@
  * @module
  */
 import {
+  canonicalize,
   checkObject,
   decodeObject,
   linkedPageIds,
@@ -137,7 +138,8 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     return {
       pageId: r.pageId,
       headId: r.log.head(),
-      state: JSON.stringify(state),
+      // The canonical form: the stored state must hash to the state hash (the store checks).
+      state: canonicalize(state),
       stateHash: r.log.stateHash(),
     };
   }
