@@ -211,7 +211,7 @@ export async function runMain(args: string[]): Promise<number> {
       upstreams,
       forwarder,
       gossip,
-      operator: metricsAt && (({ registry, responder, counters, listen: served }) => {
+      operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
         try {
           const op = startOperatorPort(metricsAt.host, metricsAt.port, {
             registry,
@@ -219,6 +219,9 @@ export async function runMain(args: string[]): Promise<number> {
             counters,
             listen: served,
             startedMs,
+            forwarder,
+            netStatus,
+            dataDir,
           });
           return {
             close: () => op.close(),

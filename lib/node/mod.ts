@@ -32,6 +32,23 @@ import {
 export { EMBEDDED_ANCHOR, type Registry, resolverFor } from "./registry.ts";
 export type { PageSet } from "./pages.ts";
 
+/** The network's status document, as served on `/djdns/status/1` and shown by `djdns status`. */
+export interface NetStatus {
+  peerId?: string;
+  addrs: string[];
+  connected: { id: string; addr: string }[];
+  peers: { id: string; addr?: string; score: number; bannedUntil?: string }[];
+  pages: {
+    page: string;
+    head: string;
+    height: number;
+    objects: number;
+    lag: number;
+    root: boolean;
+  }[];
+  counters: Record<string, number>;
+}
+
 /** A host and port. */
 export interface Endpoint {
   host: string;
@@ -93,6 +110,8 @@ export interface OperatorParts {
   responder: Responder;
   counters: QueryCounters;
   listen: string[];
+  /** The network's status document (the one `djdns status` prints), when gossip is on. */
+  netStatus?: () => NetStatus;
 }
 
 /** A started node. */
@@ -277,7 +296,13 @@ async function start(
     listening.push(fmt(l.host, udp.port));
   }
   if (cfg.operator && counters) {
-    const op = await cfg.operator({ registry: reg, responder: inner, counters, listen: listening });
+    const op = await cfg.operator({
+      registry: reg,
+      responder: inner,
+      counters,
+      listen: listening,
+      netStatus: ps ? () => ps.status() as NetStatus : undefined,
+    });
     closers.push(() => op.close());
     log.info("metrics and status page on {url}", { url: op.url });
   }
