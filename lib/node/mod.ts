@@ -126,6 +126,9 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** How long a stopping node keeps answering the queries it has already received. */
+export const STOP_GRACE_MS = 2500;
+
 /** A node that could not start: the message is for the operator. */
 export class NodeStartError extends Error {
   override name = "NodeStartError";
@@ -275,6 +278,12 @@ async function start(
     ? { limiter: createRrl({ rate: cfg.rrl.rate, slip: cfg.rrl.slip }), exempt: isLoopback }
     : undefined;
   const listening: string[] = [];
+  // The DNS servers stop together, each answering what it has already read (a stop is not a
+  // crash: clients get their answers, up to STOP_GRACE_MS).
+  const dnsServers: { close(graceMs?: number): Promise<void> }[] = [];
+  closers.push(async () => {
+    await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
+  });
   for (const l of cfg.listen) {
     let udp;
     try {
@@ -285,13 +294,13 @@ async function start(
         { cause: e, endpoint: l },
       );
     }
-    closers.push(() => udp.close());
+    dnsServers.push(udp);
     const tcp = serveTcp(l.host, udp.port, resp, recursion, {
       idleMs: cfg.idleMs,
       maxConnections: cfg.maxConnections,
       maxPerSource: cfg.maxPerSource,
     }, isLoopback);
-    closers.push(() => tcp.close());
+    dnsServers.push(tcp);
     log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
     listening.push(fmt(l.host, udp.port));
   }
