@@ -109,6 +109,42 @@ async function withConfigFile(flags: OptionValues): Promise<OptionValues> {
   }
 }
 
+// SIGHUP re-reads the configuration file: log settings apply at once; other keys that changed
+// are named, since they need a restart (sockets, the data directory, the network).
+async function rereadConfig(flags: OptionValues, running: OptionValues): Promise<void> {
+  const log = getLogger(["djdns"]);
+  let next: OptionValues;
+  try {
+    next = await withConfigFile(flags);
+  } catch (e) {
+    log.error("config not reloaded, keeping the running settings: {err}", {
+      err: (e as Error).message,
+    });
+    return;
+  }
+  const level = (next["log-level"] as string | undefined) ?? "info";
+  const format = (next["log-format"] as string | undefined) ?? "text";
+  if (
+    !(LOG_LEVELS as readonly string[]).includes(level) || (format !== "text" && format !== "json")
+  ) {
+    log.error("config not reloaded: bad log-level or log-format");
+    return;
+  }
+  setupLogging(level as "info", format);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const changed = Object.keys({ ...running, ...next }).filter((k) =>
+    k !== "log-level" && k !== "log-format" && !same(running[k], next[k])
+  );
+  if (changed.length) {
+    log.warning("config reloaded; these keys changed and need a restart: {keys}", {
+      keys: changed.join(", "),
+    });
+  } else {
+    log.info("config reloaded");
+  }
+  for (const k of ["log-level", "log-format"]) running[k] = next[k];
+}
+
 function intOption(
   values: Record<string, unknown>,
   name: string,
@@ -211,7 +247,7 @@ export async function runMain(args: string[]): Promise<number> {
       upstreams,
       forwarder,
       gossip,
-      operator: metricsAt && (({ registry, responder, counters, listen: served }) => {
+      operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
         try {
           const op = startOperatorPort(metricsAt.host, metricsAt.port, {
             registry,
@@ -219,6 +255,9 @@ export async function runMain(args: string[]): Promise<number> {
             counters,
             listen: served,
             startedMs,
+            forwarder,
+            netStatus,
+            dataDir,
           });
           return {
             close: () => op.close(),
@@ -245,7 +284,10 @@ export async function runMain(args: string[]): Promise<number> {
   }
 
   const stop = Promise.withResolvers<string>();
-  const onHup = () => node.reload("SIGHUP");
+  const onHup = () => {
+    if (flags.config !== undefined) void rereadConfig(flags, values);
+    node.reload("SIGHUP");
+  };
   const onInt = () => stop.resolve("SIGINT");
   const onTerm = () => stop.resolve("SIGTERM");
   Deno.addSignalListener("SIGHUP", onHup);

@@ -8,6 +8,7 @@ import { randomInt } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
 import { createHealth } from "./health.ts";
+import { createUpstreamStats } from "./stats.ts";
 import { ipFamily } from "../dns/ip.ts";
 import { nameText } from "../dns/name.ts";
 import { buildQuery, checkReply, isTruncated, type Question, rcodeOf } from "../dns/question.ts";
@@ -69,6 +70,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   if (badUpstream !== undefined) throw new RangeError(badUpstream);
   const defaultUpstreams = [...options.upstreams];
   const health = createHealth();
+  const counts = createUpstreamStats();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
 
@@ -140,10 +142,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       const outcome = await tryUpstream(upstream, question, opts);
       if ("packet" in outcome) {
         health.success(upstream);
+        counts.answer(upstream);
         return outcome;
       }
       if (outcome.reason === "closed") break;
       health.failure(upstream);
+      counts.failure(upstream, outcome.reason);
       failed.push(outcome);
       logger.warn("upstream {upstream} failed for {name} {qtype} over {transport}: {reason}", {
         upstream: formatUpstream(upstream),
@@ -158,6 +162,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   }
 
   return {
+    upstreamStats: () => counts.list(),
     query(question, opts = {}) {
       if (closing.signal.aborted) {
         return Promise.reject(new ForwardError("closed", "forwarder closed"));

@@ -23,3 +23,4 @@ export type {
   Transport,
   Upstream,
 } from "./types.ts";
+export { FAILURE_KINDS, type FailureKind, type UpstreamCounts } from "./stats.ts";

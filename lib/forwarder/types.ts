@@ -4,6 +4,7 @@
  * @module
  */
 import type { DecodedPacket } from "dns-packet";
+import type { UpstreamCounts } from "./stats.ts";
 import type { Question } from "../dns/question.ts";
 
 /** An upstream DNS server: an IPv4 or IPv6 literal (no brackets, no scope) and a port. */
@@ -61,6 +62,8 @@ export interface Forwarder {
    * every try failed, when too many queries are in flight, or after {@linkcode Forwarder.close}.
    */
   query(question: Question, opts?: QueryOptions): Promise<ForwardResult>;
+  /** What each upstream did so far (answers, failed tries by kind), for metrics. */
+  upstreamStats(): UpstreamCounts[];
   /** Stops: pending queries reject, sockets close. Resolves once every query has settled. */
   close(): Promise<void>;
 }

@@ -32,6 +32,23 @@ import {
 export { EMBEDDED_ANCHOR, type Registry, resolverFor } from "./registry.ts";
 export type { PageSet } from "./pages.ts";
 
+/** The network's status document, as served on `/djdns/status/1` and shown by `djdns status`. */
+export interface NetStatus {
+  peerId?: string;
+  addrs: string[];
+  connected: { id: string; addr: string }[];
+  peers: { id: string; addr?: string; score: number; bannedUntil?: string }[];
+  pages: {
+    page: string;
+    head: string;
+    height: number;
+    objects: number;
+    lag: number;
+    root: boolean;
+  }[];
+  counters: Record<string, number>;
+}
+
 /** A host and port. */
 export interface Endpoint {
   host: string;
@@ -93,6 +110,8 @@ export interface OperatorParts {
   responder: Responder;
   counters: QueryCounters;
   listen: string[];
+  /** The network's status document (the one `djdns status` prints), when gossip is on. */
+  netStatus?: () => NetStatus;
 }
 
 /** A started node. */
@@ -106,6 +125,9 @@ export interface RunningNode {
   /** Stops everything and releases the data directory. */
   stop(): Promise<void>;
 }
+
+/** How long a stopping node keeps answering the queries it has already received. */
+export const STOP_GRACE_MS = 2500;
 
 /** A node that could not start: the message is for the operator. */
 export class NodeStartError extends Error {
@@ -256,6 +278,12 @@ async function start(
     ? { limiter: createRrl({ rate: cfg.rrl.rate, slip: cfg.rrl.slip }), exempt: isLoopback }
     : undefined;
   const listening: string[] = [];
+  // The DNS servers stop together, each answering what it has already read (a stop is not a
+  // crash: clients get their answers, up to STOP_GRACE_MS).
+  const dnsServers: { close(graceMs?: number): Promise<void> }[] = [];
+  closers.push(async () => {
+    await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
+  });
   for (const l of cfg.listen) {
     let udp;
     try {
@@ -266,18 +294,24 @@ async function start(
         { cause: e, endpoint: l },
       );
     }
-    closers.push(() => udp.close());
+    dnsServers.push(udp);
     const tcp = serveTcp(l.host, udp.port, resp, recursion, {
       idleMs: cfg.idleMs,
       maxConnections: cfg.maxConnections,
       maxPerSource: cfg.maxPerSource,
     }, isLoopback);
-    closers.push(() => tcp.close());
+    dnsServers.push(tcp);
     log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
     listening.push(fmt(l.host, udp.port));
   }
   if (cfg.operator && counters) {
-    const op = await cfg.operator({ registry: reg, responder: inner, counters, listen: listening });
+    const op = await cfg.operator({
+      registry: reg,
+      responder: inner,
+      counters,
+      listen: listening,
+      netStatus: ps ? () => ps.status() as NetStatus : undefined,
+    });
     closers.push(() => op.close());
     log.info("metrics and status page on {url}", { url: op.url });
   }

@@ -64,7 +64,11 @@ export interface TcpServer {
   port: number;
   /** Number of open connections. */
   readonly connections: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting and closes every connection; with `graceMs`, queries already read are
+   * answered for up to that long first.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** One client connection's state, as the accept loop and the sweeper see it. */
@@ -366,11 +370,16 @@ export function serveTcp(
     get connections() {
       return open.size;
     },
-    close() {
-      clearInterval(sweeper);
+    async close(graceMs = 0) {
       listener.close();
+      // Queries already read are answered and written for up to graceMs; then every connection
+      // goes, busy or not.
+      const end = performance.now() + graceMs;
+      while (
+        performance.now() < end && [...open].some((c) => !c.dead && (c.inFlight || c.queued))
+      ) await new Promise((r) => setTimeout(r, 20));
+      clearInterval(sweeper);
       for (const c of open) c.kill("server closing");
-      return Promise.resolve();
     },
   };
 }
