@@ -21,6 +21,9 @@ import { StoreError } from "./errors.ts";
 import type { Store } from "./store.ts";
 import type { Batch, PruneResult, StoredObject } from "./types.ts";
 
+/** Objects read back from the store were verified before: not bounded by the log's pools. */
+const LOCAL = { source: "store", trusted: true } as const;
+
 /**
  * The row of a verified signed-page object: the genesis and events are `event` rows (parent =
  * parent event), approvals hang off the approved event, evidence off the parent whose children
@@ -49,6 +52,15 @@ export function toStoredObject(obj: SignedObject): StoredObject {
         id,
         pageId: obj.first.page,
         parentId: obj.first.parent,
+        signer: obj.first.key,
+        bytes,
+      };
+    case "checkpoint-evidence":
+      return {
+        kind: "evidence",
+        id,
+        pageId: obj.first.page,
+        parentId: obj.first.checkpoint,
         signer: obj.first.key,
         bytes,
       };
@@ -187,25 +199,23 @@ export function loadPageLog(store: Store, pageId: string): PageLog {
   for (const row of store.eventsOf(pageId)) {
     if (row.id === pageId) continue;
     const e = fromStoredObject(row);
-    if (e.type === "event") log.addEvent(e);
+    if (e.type === "event") log.addEvent(e, LOCAL);
   }
   const rootEvent = root
     ? chain.find((l) => objectId(l.checkpoint) === root.checkpointId)!
       .checkpoint.event
     : undefined;
   for (const row of store.objectsOf(pageId, "approval")) {
-    // The log refuses votes on its root; the checkpoint stands for them.
+    // Votes on the root count for nothing here (the checkpoint stands for them).
     if (row.parentId === rootEvent) continue;
     const a = fromStoredObject(row);
-    if (a.type === "approval") log.addApproval(a);
+    if (a.type === "approval") log.addApproval(a, LOCAL);
   }
   for (const row of store.objectsOf(pageId, "evidence")) {
     const ev = fromStoredObject(row);
-    if (ev.type === "evidence") log.addEvidence(ev);
+    if (ev.type === "evidence") log.addEvidence(ev, LOCAL);
+    else if (ev.type === "checkpoint-evidence") log.addCheckpointEvidence(ev, LOCAL);
   }
-  // addCheckpoint needs the states of the events it covers, which the log computes lazily when
-  // asked for its head; ask once so later checkpoints see the replayed events.
-  if (later.length > 0) log.head();
   for (const link of later) log.addCheckpoint(link);
   return log;
 }
