@@ -13,6 +13,7 @@
  */
 import { hash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
+import { canonicalize } from "../page/canonical.ts";
 import { StoreError } from "./errors.ts";
 import { KIND_CODES } from "./schema.ts";
 import type { Damage, ObjectKind } from "./types.ts";
@@ -71,6 +72,23 @@ export function stateProblem(state: unknown, hash: Uint8Array | null): string | 
     return "its state or state hash is missing";
   }
   return sameBytes(digest(state), hash) ? null : "its state does not hash to its state hash";
+}
+
+/**
+ * The text to store for a state that must hash to `hashHex`: `state` itself when it does, else its
+ * canonical JSON (RFC 8785, what state hashes are computed over) when that does, else null. So a
+ * caller may hand over any JSON text of the right state, and what is stored is always the
+ * canonical text whose hash a read checks.
+ */
+export function canonicalState(state: string, hashHex: string): string | null {
+  if (digest(state).toHex() === hashHex) return state;
+  let text: string;
+  try {
+    text = canonicalize(JSON.parse(state), "state");
+  } catch {
+    return null;
+  }
+  return text !== state && digest(text).toHex() === hashHex ? text : null;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
