@@ -89,7 +89,10 @@ export async function upstreamsFrom(
   return defaultUpstreams(text, listen);
 }
 
-/** Builds the forwarder, or undefined when there is nothing to forward to. */
+/**
+ * Builds the forwarder, also when `upstreams` is empty (`--no-upstream`): the `dns://` targets of
+ * pages name their own servers.
+ */
 export function forwarderFor(values: Record<string, unknown>, upstreams: HostPort[]): Forwarder {
   const t = values["upstream-timeout"] as string | undefined;
   const timeoutMs = t === undefined ? 1500 : Number(t);
