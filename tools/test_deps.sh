@@ -5,6 +5,10 @@ set -euo pipefail
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
+# The status page is tested in a real browser, metrics with promtool, the unit with systemd.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 for extra in "$@"; do
   case "$extra" in
     dnsperf) command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf) ;;

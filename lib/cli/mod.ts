@@ -18,8 +18,17 @@ Commands:
   run                      serve DNS (UDP and TCP) from the registry, forwarding other names
   resolve NAME [TYPE]      look one name up through the registry, optionally with --trace
   page import|export|show  signed pages in the data directory
+  page new|show|log|list   create and inspect signed pages
+  key new|show             a moderator's signing key
+  propose PAGE-ID CHANGE   propose a change to a page (signed: your approval)
+  approve PAGE-ID EVENT-ID approve a pending change
+  delegate PAGE-ID         hand shares of your vote power to others (--to, --revoke)
+  anchor export PAGE-ID    write a trust anchor file for a page
+  checkpoint propose|approve
+                           checkpoints that let new nodes skip old history
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
+  config check|example     check a configuration file for run, or print an example
 
 Options:
   -h, --help               show help (also after any command)
@@ -36,6 +45,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   page: async () => (await import("./page.ts")).pageMain,
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
+  config: async () => (await import("./config.ts")).configMain,
+  // Moderator and operator tools (issue 10).
+  key: async () => (await import("./key.ts")).keyMain,
+  propose: async () => (await import("./propose.ts")).proposeMain,
+  approve: async () => (await import("./propose.ts")).approveMain,
+  delegate: async () => (await import("./propose.ts")).delegateMain,
+  anchor: async () => (await import("./anchor.ts")).anchorMain,
+  checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */

@@ -47,17 +47,27 @@ export interface Registry {
   reload(): Promise<PageSnapshot>;
   /** A description for logs. */
   describe: string;
+  /** The signed pages held in the data directory, with their heads, as of the last load. */
+  heads(): { pageId: string; head: string; changed?: string }[];
   /** Releases the data directory. */
   close(): void;
 }
 
 // Verified signed pages held in the data directory, as resolver pages keyed `djdns:<id>`. The
 // stored states were verified before they were written; they are read, not recomputed.
-function storedPages(store: Store | undefined): Map<string, LoadedPage | Error> {
+function storedPages(
+  store: Store | undefined,
+  heads: { pageId: string; head: string; changed?: string }[],
+): Map<string, LoadedPage | Error> {
   const pages = new Map<string, LoadedPage | Error>();
   if (!store) return pages;
   for (const rec of store.listPages()) {
     if (rec.state === null) continue;
+    heads.push({
+      pageId: rec.pageId,
+      head: rec.headId ?? "",
+      changed: new Date(rec.updatedAt).toISOString(),
+    });
     const key = `djdns:${rec.pageId}`;
     try {
       pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
@@ -103,8 +113,11 @@ export async function loadRegistry(
     }
   }
   try {
+    let heads: { pageId: string; head: string; changed?: string }[] = [];
     const load = async (): Promise<PageSnapshot> => {
-      const signed = storedPages(store);
+      const loadedHeads: typeof heads = [];
+      const signed = storedPages(store, loadedHeads);
+      heads = loadedHeads;
       const errors = [...signed.values()].filter((p) => p instanceof Error).map((e) => e.message);
       if (dir !== undefined) {
         const snap = await loadPageDir(dir, rootFile);
@@ -124,6 +137,7 @@ export async function loadRegistry(
       },
       describe: (dir === undefined ? `root anchor ${ROOT_PAGE_ID}` : `${dir} (root ${rootFile})`) +
         (dataDir === undefined ? "" : `, data ${dataDir}`),
+      heads: () => heads,
       close: () => store?.close(),
     };
     return registry;

@@ -8,8 +8,11 @@ import { getLogger } from "@logtape/logtape";
 import { LOG_LEVELS, setupLogging } from "../log.ts";
 import { allowed, type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { createResponder } from "../server/responder.ts";
-import { serveTcp, type TcpServer } from "../server/tcp.ts";
-import { serveUdp, type UdpServer } from "../server/udp.ts";
+import { serveTcp } from "../server/tcp.ts";
+import { serveUdp } from "../server/udp.ts";
+import { bindHint } from "./bind_hint.ts";
+import { createQueryCounters, observedResponder } from "../metrics/mod.ts";
+import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import {
   forwarderFor,
@@ -21,6 +24,7 @@ import {
   upstreamsFrom,
 } from "./registry.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
 export const DEFAULT_PORT = 5300;
@@ -31,6 +35,8 @@ export const RUN_HELP = `Usage: djdns run [OPTIONS]
 Serve DNS on UDP and TCP: registry names from verified pages, other names forwarded upstream.
 
 Options:
+  --config FILE            read options from a TOML file (keys are these options without
+                           their dashes; flags override the file; see 'djdns config example')
   --listen ADDR[:PORT]     address to serve on (repeatable; default 127.0.0.1:${DEFAULT_PORT};
                            use port 53 to serve this machine's resolver, which needs root
                            or CAP_NET_BIND_SERVICE; port 0 picks a free port)
@@ -43,10 +49,40 @@ ${REGISTRY_HELP}
   --tcp-max N              most open TCP connections (default 128)
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
+  --metrics ADDR:PORT      serve Prometheus metrics at /metrics and a status page at / on
+                           this HTTP address (off by default; read-only, no JavaScript)
   -h, --help               show this help
 
 Page files are reloaded when they change; page files and the data directory's signed pages
 are reloaded on SIGHUP.`;
+
+/** The options of `djdns run`; each is also a key of the configuration file. */
+export const RUN_OPTIONS = {
+  ...REGISTRY_OPTIONS,
+  config: { type: "string" },
+  listen: { type: "string", multiple: true },
+  "allow-recursion": { type: "string", multiple: true },
+  "udp-size": { type: "string" },
+  "cache-entries": { type: "string" },
+  "tcp-idle": { type: "string" },
+  "tcp-max": { type: "string" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  metrics: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+// The configuration file's values under the command line's (flags win key by key).
+async function withConfigFile(flags: OptionValues): Promise<OptionValues> {
+  const path = flags.config as string | undefined;
+  if (path === undefined) return flags;
+  try {
+    return mergeConfig(await readConfig(path, RUN_OPTIONS), flags);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 function intOption(
   values: Record<string, unknown>,
@@ -66,22 +102,13 @@ function intOption(
 
 /** Runs the server until SIGINT/SIGTERM. Returns the exit status. */
 export async function runMain(args: string[]): Promise<number> {
-  const { values } = parseCommandLine(args, {
-    ...REGISTRY_OPTIONS,
-    listen: { type: "string", multiple: true },
-    "allow-recursion": { type: "string", multiple: true },
-    "udp-size": { type: "string" },
-    "cache-entries": { type: "string" },
-    "tcp-idle": { type: "string" },
-    "tcp-max": { type: "string" },
-    "log-level": { type: "string" },
-    "log-format": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  }, 0);
-  if (values.help) {
+  const startedMs = performance.now();
+  const { values: flags } = parseCommandLine(args, RUN_OPTIONS, 0);
+  if (flags.help) {
     console.log(RUN_HELP);
     return 0;
   }
+  const values = await withConfigFile(flags);
   const level = (values["log-level"] as string | undefined) ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
@@ -110,6 +137,9 @@ export async function runMain(args: string[]): Promise<number> {
   const cacheEntries = intOption(values, "cache-entries", 0, 10_000_000, 10_000);
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
+  const metricsAt = values.metrics === undefined
+    ? undefined
+    : parseHostPort(values.metrics as string, 9153, "--metrics", true);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -136,25 +166,49 @@ export async function runMain(args: string[]): Promise<number> {
   }
 
   const resolve = resolverFor(registry, forwarder, upstreams.length > 0);
-  const responder = createResponder({
+  const counters = metricsAt ? createQueryCounters() : undefined;
+  const inner = createResponder({
     resolve,
     forward: upstreams.length > 0 ? forwardFor(forwarder) : undefined,
     udpSize,
     cacheEntries,
   });
+  // Counting is a link of its own in the chain, present only when someone reads the counts.
+  const responder = counters ? observedResponder(inner, counters) : inner;
   const recursion = (addr: string) => allowed(addr, acl);
-  const servers: (UdpServer | TcpServer)[] = [];
+  const servers: { close(): Promise<void> }[] = [];
+  const served: string[] = [];
+  let binding: HostPort | undefined;
   try {
     for (const l of listen) {
+      binding = l;
       const udp = await serveUdp(l.host, l.port, responder, recursion);
       servers.push(udp);
       servers.push(serveTcp(l.host, udp.port, responder, recursion, { idleMs, maxConnections }));
       log.info("listening on {addr} (udp, tcp)", {
         addr: formatHostPort({ host: l.host, port: udp.port }),
       });
+      served.push(formatHostPort({ host: l.host, port: udp.port }));
+    }
+    if (metricsAt && counters) {
+      binding = metricsAt;
+      const op = startOperatorPort(metricsAt.host, metricsAt.port, {
+        registry,
+        responder: inner,
+        counters,
+        listen: served,
+        startedMs,
+      });
+      servers.push(op);
+      const at = formatHostPort({ host: metricsAt.host, port: op.port });
+      log.info("metrics and status page on {url}", { url: `http://${at}/` });
     }
   } catch (e) {
-    console.error(`djdns: cannot listen: ${(e as Error).message}`);
+    const where = binding ? ` on ${formatHostPort(binding)}` : "";
+    console.error(`djdns: cannot listen${where}: ${(e as Error).message}`);
+    if (binding) {
+      for (const hint of bindHint(e, binding.host, binding.port)) console.error(`djdns: ${hint}`);
+    }
     for (const s of servers) await s.close();
     await forwarder.close();
     registry.close();

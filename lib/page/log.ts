@@ -74,8 +74,33 @@ export interface EventStatus {
   readonly finalized?: boolean;
 }
 
-/** What an `add…` call did: stored something new, or held it already. */
-export type AddResult = "added" | "duplicate";
+/**
+ * What an `add…` call did with a valid object — the three-way classification a gossip validator
+ * needs (docs/PROTOCOL.md §11):
+ *
+ * - `"added"`: valid and new here; it may change the outcome. Accept it and forward it.
+ * - `"duplicate"`: valid, and this log holds it (or what it says) already. Ignore it: do not
+ *   forward it, do not penalize the sender.
+ * - `"held"`: valid as far as can be told, but it cannot be judged until something else arrives
+ *   (an event whose parent is not known, an approval of an event not known, a claim under a
+ *   parent whose state is not known): kept in a bounded pool (oldest first evicted per source).
+ *   Ignore it: do not forward it, do not penalize the sender.
+ *
+ * Anything invalid throws {@linkcode SignedPageError} (its `code` says why): reject it and
+ * penalize the sender — except `"limit"`, which says this node's pools are full (do not
+ * penalize) and `"not-ready"` (a checkpoint whose event is not known yet: retry later).
+ */
+export type AddResult = "added" | "duplicate" | "held";
+
+/** Options of the `add…` calls. */
+export interface AddOptions {
+  /**
+   * Who sent the object (a peer id, a file name): held objects are bounded per source and the
+   * oldest of the source holding most is evicted first, so that a flood from one source cannot
+   * crowd out the objects of others. Objects without a source share one quota.
+   */
+  readonly source?: string;
+}
 
 /** An incremental, order-independent verifier of one page. */
 export interface PageLog {
@@ -84,24 +109,27 @@ export interface PageLog {
   /** The genesis. */
   readonly genesis: Genesis;
   /**
-   * Adds an event (its approvals may come before or after). Throws `SignedPageError` for a
-   * malformed event or one of another page; an event that does not apply is held and reported
+   * Adds an event (its approvals may come before or after): `"added"` when its parent is held,
+   * `"held"` when not (orphan), `"duplicate"` when held already. Throws `SignedPageError` for a
+   * malformed event or one of another page; an event that does not apply is kept and reported
    * by {@linkcode PageLog.status} as rejected.
    */
-  addEvent(event: PageEvent): AddResult;
+  addEvent(event: PageEvent, options?: AddOptions): AddResult;
   /**
-   * Adds an approval. Throws `SignedPageError`: "bad-signature", "not-participant" (of the
-   * approved event's parent state, when known), "event-mismatch" (signed over another parent
-   * than the event's), "wrong-page", "malformed", "limit".
+   * Adds an approval: `"added"` when it is counted (or is a new signed claim), `"held"` while its
+   * event (or its event's parent state) is not known, `"duplicate"` when the same claim is held.
+   * Throws `SignedPageError`: "bad-signature", "not-participant" (of the approved event's parent
+   * state, when known), "event-mismatch" (signed over another parent than the event's; the
+   * claim is still remembered for equivocation, §8), "wrong-page", "malformed", "limit".
    */
-  addApproval(approval: Approval): AddResult;
+  addApproval(approval: Approval, options?: AddOptions): AddResult;
   /** Adds equivocation evidence (also derived automatically from approvals). */
-  addEvidence(evidence: Evidence): AddResult;
+  addEvidence(evidence: Evidence, options?: AddOptions): AddResult;
   /**
    * Adds the next checkpoint of the chain after verifying it and that it matches the state
    * computed here at its event; the head chain then always passes through its event.
    */
-  addCheckpoint(link: CheckpointLink): AddResult;
+  addCheckpoint(link: CheckpointLink, options?: AddOptions): AddResult;
   /** Id of the head: the last event of the chain chosen by the fork-choice rule. */
   head(): string;
   /** State at the head. */
@@ -396,9 +424,10 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       if (!m) heldApprovals.set(a.event, m = new Map());
       m.set(a.key, a);
       heldCount++;
-    } else {
-      store(n, a);
+      recordClaim(a);
+      return "held";
     }
+    store(n, a);
     recordClaim(a);
     return "added";
   }
@@ -585,9 +614,9 @@ function createLog(genesis: Genesis, root: Root): PageLog {
         if (!list) waiting.set(event.parent, list = []);
         list.push(n);
         orphanEvents++;
-      } else {
-        link(n, parent);
+        return "held";
       }
+      link(n, parent);
       return "added";
     },
 

@@ -69,8 +69,11 @@ export {
   VERSION,
 } from "./objects.ts";
 export { countPower } from "./power.ts";
+// Vote tables for tools that count power outside a log (pending checkpoints in `page show`).
+export { type VoteTable, voteTable } from "./governance.ts";
 export { type CheckpointLink, type CheckpointTip, verifyCheckpointChain } from "./checkpoint.ts";
 export {
+  type AddOptions,
   type AddResult,
   createPageLog,
   type EventStatus,

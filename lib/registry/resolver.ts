@@ -8,6 +8,7 @@
  * @module
  */
 import type { Answer } from "../dns/message.ts";
+import { anyMatch, candidates } from "./branch_index.ts";
 import type { Branch, Target } from "./branches.ts";
 import type { PageRecord, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
@@ -145,7 +146,7 @@ export function registrySoa(name: string, serial: number): Answer {
 
 /** True when some branch of `root` claims `name` for the registry. */
 export function inRegistry(root: LoadedPage, name: string): boolean {
-  return root.page.branches.some((b) => b.selector.test(name));
+  return anyMatch(root.page, name);
 }
 
 /** Creates a resolver over a page source. */
@@ -161,7 +162,8 @@ export function createResolver(options: ResolverOptions): Resolver {
     stack: string[],
   ): Promise<Walk> {
     const branches = lp.page.branches;
-    for (let i = 0; i < branches.length; i++) {
+    // Only the branches the index says may match are tested, in page order (first match wins).
+    for (const i of candidates(lp.page, name)) {
       const b = branches[i];
       st.work += b.selector.cost(name);
       if (st.work > st.limits.maxWork) throw new WorkLimit();

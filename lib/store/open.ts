@@ -157,30 +157,81 @@ function makeDir(dir: string): void {
   }
 }
 
-/** Builds a new database next to `path` and renames it into place once complete. */
+/**
+ * Builds a new database next to `path` and renames it into place once complete.
+ *
+ * The new file is built with a rollback journal, not the write-ahead log: its schema commit
+ * lands in the file itself or fails with the real error, and no log can be left behind holding
+ * the only copy of a commit (with WAL, closing a connection on an almost-full disk could not
+ * checkpoint, and an incomplete file was renamed into place). Before the rename the file is
+ * checked from its own bytes: no journal or log beside it, the header naming this schema
+ * version, and a size matching the page count the header records. Any failure removes every
+ * `.new` file. The first writable open switches the complete store to WAL.
+ */
 function create(path: string, migrations: readonly Migration[]): void {
   const tmp = `${path}.new`;
+  const files = ["", "-wal", "-shm", "-journal"].map((suffix) => tmp + suffix);
   try {
-    for (const suffix of ["", "-wal", "-shm", "-journal"]) removeIfPresent(tmp + suffix);
+    for (const f of files) removeIfPresent(f);
     const db = new DatabaseSync(tmp);
     try {
       // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets prune hand
       // freed pages back to the file system without a full VACUUM.
       db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA journal_mode = DELETE");
       db.exec("PRAGMA synchronous = FULL");
       migrate(db, migrations);
     } finally {
       db.close();
     }
+    checkComplete(tmp, migrations[migrations.length - 1].version);
     fsync(tmp);
     Deno.renameSync(tmp, path);
     fsync(path.slice(0, path.lastIndexOf("/")) || "/");
   } catch (e) {
+    for (const f of files) {
+      try {
+        removeIfPresent(f);
+      } catch { /* best effort; a leftover .new is removed by the next creation */ }
+    }
+    const err = translateError(e, path, "creating the database");
+    if (err.code === "full") {
+      err.message = `disk full while creating the database ${path}: no store was created and ` +
+        "nothing was left behind; free some space and try again";
+    }
+    throw err;
+  }
+}
+
+/** Throws unless the file at `tmp` holds a whole committed database of schema `version`. */
+function checkComplete(tmp: string, version: number): void {
+  for (const side of ["-wal", "-journal"]) {
+    let size = 0;
     try {
-      removeIfPresent(tmp);
-    } catch { /* best effort */ }
-    throw translateError(e, path, "creating the database");
+      size = Deno.statSync(tmp + side).size;
+    } catch { /* absent: nothing pending */ }
+    if (size > 0) {
+      throw new StoreError("io", `the new database left ${tmp}${side} behind (${size} bytes)`);
+    }
+  }
+  const head = head100(tmp);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  // Page size at 16 (1 means 65536), page count at 28 (valid when the "version valid for"
+  // number at 92 equals the change counter at 24).
+  const pageSize = view.getUint16(16) === 1 ? 65536 : view.getUint16(16);
+  const pages = view.getUint32(28);
+  const counted = view.getUint32(92) === view.getUint32(24);
+  const { version: got, applicationId } = fileHeader(head);
+  const size = Deno.statSync(tmp).size;
+  if (
+    got !== version || applicationId !== APPLICATION_ID || !counted || pages === 0 ||
+    size !== pages * pageSize
+  ) {
+    throw new StoreError(
+      "io",
+      `the new database ${tmp} is incomplete (schema ${got}, ${size} bytes for ${pages} ` +
+        `pages of ${pageSize})`,
+    );
   }
 }
 

@@ -1,0 +1,98 @@
+/**
+ * The branch index of a page: which branches can match a name, in page order, without testing
+ * all of them. Branches whose selector is a plain literal (`^h1\.example$`) are filed under
+ * their name, plain suffixes (`\.example$`, `(^|\.)ri\.hype$`) under their suffix (see
+ * `Selector.keys`); every other selector is scanned. A lookup is then a handful of map lookups
+ * (one per label of the name) plus the scanned branches, whatever the page's size, and the
+ * first-match order of DESIGN §4 is kept by merging both lists by branch index: the index only
+ * says which branches to test, the walk still tests each one, in order.
+ *
+ * Built once per page (the first time it is asked for; loaders ask when a page is loaded) and
+ * kept beside the page's branch list, which is immutable.
+ *
+ * @module
+ */
+import type { Branch, BranchTable } from "./branches.ts";
+import { stripDots } from "./selector.ts";
+
+/** The index of one page's branches. */
+export interface BranchIndex {
+  /** Branch indices by the literal name their selector matches (trailing dots stripped). */
+  readonly exact: ReadonlyMap<string, readonly number[]>;
+  /** Branch indices by the suffix (starting with a dot) a name must end in for them to match. */
+  readonly suffix: ReadonlyMap<string, readonly number[]>;
+  /** Indices of the branches whose selector is tested against every name, ascending. */
+  readonly scanned: readonly number[];
+}
+
+const built = new WeakMap<readonly Branch[], BranchIndex>();
+
+function add(map: Map<string, number[]>, key: string, i: number): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [i]);
+  else if (list[list.length - 1] !== i) list.push(i);
+}
+
+/** The index of `page`'s branches, built on first use and then kept with the page. */
+export function branchIndex(page: BranchTable): BranchIndex {
+  const branches = page.branches;
+  let index = built.get(branches);
+  if (index !== undefined) return index;
+  const exact = new Map<string, number[]>();
+  const suffix = new Map<string, number[]>();
+  const scanned: number[] = [];
+  for (let i = 0; i < branches.length; i++) {
+    const keys = branches[i].selector.keys;
+    if (keys === undefined) {
+      scanned.push(i);
+      continue;
+    }
+    if (keys.exact !== undefined) add(exact, keys.exact, i);
+    if (keys.suffix !== undefined) add(suffix, keys.suffix, i);
+  }
+  index = { exact, suffix, scanned };
+  built.set(branches, index);
+  return index;
+}
+
+/**
+ * The indices of the branches of `page` that may match `name`, ascending: every scanned branch
+ * and the indexed branches filed under the name or one of its suffixes. Every branch that
+ * matches is among them; the caller tests each (in this order) to find the ones that do.
+ */
+export function candidates(page: BranchTable, name: string): readonly number[] {
+  const index = branchIndex(page);
+  const base = stripDots(name);
+  let hits: number[] | undefined;
+  const take = (list: readonly number[] | undefined) => {
+    if (list !== undefined) hits = hits === undefined ? [...list] : hits.concat(list);
+  };
+  if (index.exact.size > 0) take(index.exact.get(base));
+  if (index.suffix.size > 0) {
+    for (let i = base.indexOf("."); i >= 0; i = base.indexOf(".", i + 1)) {
+      take(index.suffix.get(base.slice(i)));
+    }
+  }
+  if (hits === undefined) return index.scanned;
+  hits.sort((a, b) => a - b);
+  return merge(hits, index.scanned);
+}
+
+// Merges two ascending lists into one ascending list without repeats.
+function merge(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const next = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (out.length === 0 || out[out.length - 1] !== next) out.push(next);
+  }
+  return out;
+}
+
+/** True when some branch of `page` matches `name` (first-match order does not matter here). */
+export function anyMatch(page: BranchTable, name: string): boolean {
+  const branches = page.branches;
+  for (const i of candidates(page, name)) if (branches[i].selector.test(name)) return true;
+  return false;
+}
