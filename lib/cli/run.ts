@@ -14,6 +14,7 @@ import { bindHint } from "./bind_hint.ts";
 import { createQueryCounters, observedResponder } from "../metrics/mod.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
+import { formatUpstream } from "../forwarder/mod.ts";
 import {
   forwarderFor,
   forwardFor,
@@ -24,6 +25,7 @@ import {
   upstreamsFrom,
 } from "./registry.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+import { ENCRYPTED_HELP, ENCRYPTED_OPTIONS, encryptedPlan, startEncrypted } from "./encrypted.ts";
 import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
@@ -46,7 +48,8 @@ ${REGISTRY_HELP}
   --udp-size N             largest UDP reply and EDNS size advertised (512-4096, default 1232)
   --cache-entries N        answer cache size in entries (default 10000)
   --tcp-idle SECONDS       close idle TCP connections after this long (default 10)
-  --tcp-max N              most open TCP connections (default 128)
+  --tcp-max N              most open TCP connections (default 128; TLS has its own as many)
+${ENCRYPTED_HELP}
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
   --metrics ADDR:PORT      serve Prometheus metrics at /metrics and a status page at / on
@@ -69,6 +72,7 @@ export const RUN_OPTIONS = {
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   metrics: { type: "string" },
+  ...ENCRYPTED_OPTIONS,
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -140,6 +144,7 @@ export async function runMain(args: string[]): Promise<number> {
   const metricsAt = values.metrics === undefined
     ? undefined
     : parseHostPort(values.metrics as string, 9153, "--metrics", true);
+  const encrypted = encryptedPlan(values);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -162,7 +167,7 @@ export async function runMain(args: string[]): Promise<number> {
   if (upstreams.length === 0) {
     log.warning("no upstream resolver: names outside the registry will be REFUSED");
   } else {
-    log.info("upstreams: {list}", { list: upstreams.map(formatHostPort).join(", ") });
+    log.info("upstreams: {list}", { list: upstreams.map(formatUpstream).join(", ") });
   }
 
   const resolve = resolverFor(registry, forwarder, upstreams.length > 0);
@@ -190,6 +195,10 @@ export async function runMain(args: string[]): Promise<number> {
       });
       served.push(formatHostPort({ host: l.host, port: udp.port }));
     }
+    startEncrypted(encrypted, responder, recursion, { idleMs, maxConnections }, (s) => {
+      servers.push(s);
+      log.info(`listening on {addr} (${s.kind})`, { addr: s.addr });
+    }, (at) => (binding = at));
     if (metricsAt && counters) {
       binding = metricsAt;
       const op = startOperatorPort(metricsAt.host, metricsAt.port, {

@@ -34,16 +34,20 @@ export interface TcpServer {
   close(): Promise<void>;
 }
 
-/** Listens on `host:port` for DNS over TCP. */
+/**
+ * Listens on `host:port` for DNS over TCP. `listen` opens the listener instead (DNS over TLS
+ * hands in a TLS listener: the same framing, limits and idle rules, over TLS).
+ */
 export function serveTcp(
   host: string,
   port: number,
   responder: Responder,
   recursion: (address: string) => boolean,
   limits: Partial<TcpLimits> = {},
+  listen: () => Deno.Listener = () => Deno.listen({ hostname: host, port, transport: "tcp" }),
 ): TcpServer {
   const { maxConnections = 128, idleMs = 10_000, maxInFlight = 32 } = limits;
-  const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  const listener = listen();
   const open = new Set<Deno.Conn>();
 
   async function serveConn(conn: Deno.Conn) {
