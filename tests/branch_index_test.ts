@@ -95,13 +95,15 @@ Deno.test("index: plain selectors are indexed, the rest scanned", () => {
       { selector: "^H1\\.example$" }, // never matches a lowercased name: left to the regexp
       { selector: "example$" },
       { selector: "^(a|b)\\.example$" },
+      { selector: "^h1\\.example\\.$" }, // Go style: the same name
     ],
   });
   const index = branchIndex(page);
-  assert.deepEqual([...index.exact], [["h1.example", [0]], ["ri.hype", [2]]]);
-  assert.deepEqual([...index.suffix], [[".example", [1]], [".ri.hype", [2]]]);
+  assert.deepEqual([...index.exact], [["h1.example", [0, 6]], ["ri.hype", 2]]);
+  assert.deepEqual([...index.suffix], [[".example", 1], [".ri.hype", 2]]);
   assert.deepEqual(index.scanned, [3, 4, 5]);
-  assert.deepEqual(candidates(page, "h1.example"), [0, 1, 3, 4, 5]);
+  assert.deepEqual(index.exact.get("h1.example"), [0, 6]);
+  assert.deepEqual(candidates(page, "h1.example"), [0, 1, 3, 4, 5, 6]);
   assert.deepEqual(candidates(page, "www.ri.hype"), [2, 3, 4, 5]);
 });
 

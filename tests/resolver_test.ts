@@ -142,6 +142,30 @@ Deno.test("a CNAME leaving the registry is chased upstream", async () => {
   assert.deepEqual(asked, ["www.example.org A default"]);
 });
 
+Deno.test("without default upstreams a CNAME leaving the registry is answered alone", async () => {
+  const asked: string[] = [];
+  const upstream: UpstreamQuery = (name, _type, server) => {
+    asked.push(`${name} ${server ? `${server.host}:${server.port}` : "default"}`);
+    return Promise.resolve({
+      rcode: 0,
+      answers: [{ name, type: "A", class: "IN", ttl: 5, data: "5.5.5.5" }],
+      authorities: [],
+    });
+  };
+  const resolve = createResolver({
+    source: memorySource(PAGES),
+    upstream,
+    defaultUpstreams: false,
+  });
+  const r = await resolve("cx.t", "A");
+  assert.ok(r.registry && r.rcode === 0 && r.authoritative);
+  assert.deepEqual(r.answers.map((a) => [a.type, a.data]), [["CNAME", "www.example.org"]]);
+  // dns:// targets name their own server: still asked.
+  const t = await resolve("up.t", "A");
+  assert.ok(t.registry && t.answers[0].data === "5.5.5.5");
+  assert.deepEqual(asked, ["up.t 192.0.2.1:5353"]);
+});
+
 Deno.test("dns:// targets ask that server; failures fall through to SERVFAIL", async () => {
   let fail = false;
   const upstream: UpstreamQuery = (name, _type, server) => {

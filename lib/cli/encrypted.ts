@@ -1,15 +1,12 @@
 /**
  * The encrypted faces of `djdns run`: DNS over TLS (`--tls-listen`) and DNS over HTTPS
  * (`--https-listen`), off by default, sharing one certificate and key (`--tls-cert`,
- * `--tls-key`, PEM files read at start).
+ * `--tls-key`, PEM files read at start). The node (lib/node) starts them.
  *
  * @module
  */
-import { serveHttps } from "../server/https.ts";
-import type { Responder } from "../server/responder.ts";
-import type { TcpLimits } from "../server/tcp.ts";
-import { serveTls, type TlsKeyPair } from "../server/tls.ts";
-import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
+import type { TlsKeyPair } from "../server/tls.ts";
+import { type HostPort, parseHostPort } from "./addr.ts";
 import { UsageError } from "./usage.ts";
 
 /** Options of the encrypted listeners (also configuration file keys). */
@@ -73,38 +70,4 @@ export function encryptedPlan(values: Record<string, unknown>): EncryptedPlan {
     https,
     keyPair: { cert: read(certFile!, "--tls-cert"), key: read(keyFile!, "--tls-key") },
   };
-}
-
-/** A started encrypted listener. */
-export interface EncryptedServer {
-  /** `ADDR:PORT`, with the bound port. */
-  addr: string;
-  /** `tls` or `https`. */
-  kind: "tls" | "https";
-  close(): Promise<void>;
-}
-
-/**
- * Starts the planned listeners, one at a time, calling `started` after each (so the caller can
- * close what did start when a later one fails). Throws, with `binding` set to the address at
- * fault, when one cannot listen (address in use, certificate and key that do not match).
- */
-export function startEncrypted(
-  plan: EncryptedPlan,
-  responder: Responder,
-  recursion: (address: string) => boolean,
-  limits: Partial<TcpLimits>,
-  started: (server: EncryptedServer) => void,
-  binding: (at: HostPort) => void,
-): void {
-  for (const at of plan.tls) {
-    binding(at);
-    const s = serveTls(at.host, at.port, plan.keyPair!, responder, recursion, limits);
-    started({ addr: formatHostPort({ ...at, port: s.port }), kind: "tls", close: s.close });
-  }
-  for (const at of plan.https) {
-    binding(at);
-    const s = serveHttps(at.host, at.port, plan.keyPair!, responder, recursion);
-    started({ addr: formatHostPort({ ...at, port: s.port }), kind: "https", close: s.close });
-  }
 }

@@ -1,6 +1,6 @@
 /**
- * The DNS-over-TLS face (RFC 7858, port 853): the TCP face's framing, pipelining, connection cap
- * and idle timeout, on a TLS listener. A connection that never completes its handshake is idle
+ * The DNS-over-TLS face (RFC 7858, port 853): the TCP face's framing, pipelining, connection caps
+ * (total and per source) and timeouts, on a TLS listener. A connection that never completes its handshake is idle
  * and closed like one that never sends a query, so half-open handshakes cannot hold slots.
  *
  * @module
@@ -27,8 +27,9 @@ export function serveTls(
   responder: Responder,
   recursion: (address: string) => boolean,
   limits: Partial<TcpLimits> = {},
+  exempt: (address: string) => boolean = () => false,
 ): TcpServer {
-  return serveTcp(host, port, responder, recursion, limits, () =>
+  return serveTcp(host, port, responder, recursion, limits, exempt, () =>
     Deno.listenTls({
       hostname: host,
       port,
