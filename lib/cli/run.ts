@@ -17,6 +17,7 @@ import { peerAddr } from "../net/addr.ts";
 import { type GossipConfig, NodeStartError, startNode } from "../node/mod.ts";
 import { resolveDataDir } from "../store/mod.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+import { ENCRYPTED_HELP, ENCRYPTED_OPTIONS, encryptedPlan } from "./encrypted.ts";
 import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
@@ -45,6 +46,7 @@ ${REGISTRY_HELP}
                            connection replaces the oldest idle one
   --tcp-max-per-source N   most TCP connections from one address, /32 or /64 (default 16;
                            loopback clients count only towards --tcp-max)
+${ENCRYPTED_HELP}
   --rrl-rate N             response rate limit: UDP responses per second to one network
                            (/24, /56) outside loopback (default ${DEFAULT_RRL.rate}; 0 disables)
   --rrl-slip N             of the responses over the limit, send every Nth truncated (TC=1,
@@ -87,6 +89,7 @@ export const RUN_OPTIONS = {
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   metrics: { type: "string" },
+  ...ENCRYPTED_OPTIONS,
   anchor: { type: "string" },
   gossip: { type: "string" },
   peer: { type: "string", multiple: true },
@@ -225,6 +228,7 @@ export async function runMain(args: string[]): Promise<number> {
   }
   let dataDir = values.data as string | undefined;
   if (dataDir === undefined && (pagesDir === undefined || gossip)) dataDir = resolveDataDir();
+  const encrypted = encryptedPlan(values);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -246,6 +250,7 @@ export async function runMain(args: string[]): Promise<number> {
       rrl: rrlRate > 0 ? { rate: rrlRate, slip: rrlSlip } : undefined,
       upstreams,
       forwarder,
+      encrypted,
       gossip,
       operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
         try {

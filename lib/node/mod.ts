@@ -12,12 +12,14 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import { TESTNET_PAGE_ID } from "../anchor/root_anchor.ts";
 import { allowed, type Cidr, LOOPBACK } from "../dns/ip.ts";
 import { createRrl } from "../server/rrl.ts";
-import type { Forwarder } from "../forwarder/mod.ts";
+import { formatUpstream, type Forwarder, type Upstream } from "../forwarder/mod.ts";
 import { createQueryCounters, observedResponder, type QueryCounters } from "../metrics/mod.ts";
 import { loadNodeKey, type Network, peerAddr, startNetwork } from "../net/mod.ts";
 import type { PageState, TrustAnchor } from "../page/mod.ts";
 import { createResponder, type Responder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
+import { serveHttps } from "../server/https.ts";
+import { serveTls, type TlsKeyPair } from "../server/tls.ts";
 import { serveUdp } from "../server/udp.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { openPageSet, type PageSet } from "./pages.ts";
@@ -94,7 +96,9 @@ export interface NodeConfig {
   /** Response rate limiting for clients outside loopback; undefined: off. */
   rrl?: { rate: number; slip: number };
   /** Upstreams (empty: forward nothing). */
-  upstreams: Endpoint[];
+  upstreams: Upstream[];
+  /** DNS over TLS and over HTTPS listeners (off when absent or empty), with their key pair. */
+  encrypted?: { tls: Endpoint[]; https: Endpoint[]; keyPair?: TlsKeyPair };
   forwarder: Forwarder;
   /** The network, when on. */
   gossip?: GossipConfig;
@@ -250,7 +254,7 @@ async function start(
     log.warning("no upstream resolver: names outside the registry will be REFUSED");
   } else {
     log.info("upstreams: {list}", {
-      list: cfg.upstreams.map((u) => fmt(u.host, u.port)).join(", "),
+      list: cfg.upstreams.map(formatUpstream).join(", "),
     });
   }
 
@@ -303,6 +307,31 @@ async function start(
     dnsServers.push(tcp);
     log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
     listening.push(fmt(l.host, udp.port));
+  }
+  const { tls = [], https = [], keyPair } = cfg.encrypted ?? {};
+  for (
+    const [kind, l] of [
+      ...tls.map((l) => ["tls", l] as const),
+      ...https.map((l) => ["https", l] as const),
+    ]
+  ) {
+    let server;
+    try {
+      server = kind === "tls"
+        ? serveTls(l.host, l.port, keyPair!, resp, recursion, {
+          idleMs: cfg.idleMs,
+          maxConnections: cfg.maxConnections,
+          maxPerSource: cfg.maxPerSource,
+        }, isLoopback)
+        : serveHttps(l.host, l.port, keyPair!, resp, recursion);
+    } catch (e) {
+      throw Object.assign(
+        new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
+        { cause: e, endpoint: l },
+      );
+    }
+    closers.push(() => server.close());
+    log.info(`listening on {addr} (${kind})`, { addr: fmt(l.host, server.port) });
   }
   if (cfg.operator && counters) {
     const op = await cfg.operator({

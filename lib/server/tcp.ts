@@ -91,7 +91,8 @@ interface Client {
 
 /**
  * Listens on `host:port` for DNS over TCP. `recursion(address)` says whether a client may have
- * names forwarded; `exempt(address)` whether it escapes the per-source cap.
+ * names forwarded; `exempt(address)` whether it escapes the per-source cap. `listen` opens the
+ * listener instead (DNS over TLS hands in a TLS listener: the same framing, limits and timeouts).
  */
 export function serveTcp(
   host: string,
@@ -100,9 +101,10 @@ export function serveTcp(
   recursion: (address: string) => boolean,
   limits: Partial<TcpLimits> = {},
   exempt: (address: string) => boolean = () => false,
+  listen: () => Deno.Listener = () => Deno.listen({ hostname: host, port, transport: "tcp" }),
 ): TcpServer {
   const lim: TcpLimits = { ...DEFAULT_TCP_LIMITS, ...limits };
-  const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  const listener = listen();
   const open = new Set<Client>();
   const perSource = new Map<string, number>();
   let totalQueued = 0;
