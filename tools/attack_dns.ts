@@ -27,7 +27,6 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import { parseArgs } from "node:util";
 import { djdnsTaskArgs, fixtureRegistry } from "../tests/helpers/djdns.ts";
 import { startUpstream } from "../tests/helpers/upstream_server.ts";
@@ -42,6 +41,7 @@ import {
   tcpNoRead,
 } from "../tests/helpers/attack.ts";
 import { buildQuery, TcpClient } from "../tests/helpers/raw_dns.ts";
+import { freePort, output, type Server, sleep, spawn, stop, waitReady } from "./servers.ts";
 
 const HOST = "127.0.0.1";
 const { values } = parseArgs({
@@ -75,100 +75,10 @@ const serverNames = values.servers.split(",").map((s) => s.trim());
 if (values.baseline && !serverNames.includes("baseline")) serverNames.push("baseline");
 const attacks = values.attacks.split(",").map((s) => s.trim());
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function output(program: string, args: string[], timeoutMs = 30_000) {
-  const out = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
-
-interface Server {
-  name: string;
-  port: number;
-  pid: number;
-  child: Deno.ChildProcess;
-  log(): string;
-}
-
-function spawn(name: string, program: string, args: string[], port: number): Server {
-  const child = new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  let text = "";
-  (async () => {
-    const d = new TextDecoder();
-    for await (const chunk of child.stderr) text = (text + d.decode(chunk)).slice(-8192);
-  })();
-  return { name, port, pid: child.pid, child, log: () => text };
-}
-
-async function stop(s: Server): Promise<void> {
-  try {
-    s.child.kill("SIGTERM");
-  } catch { /* gone */ }
-  const timer = setTimeout(() => {
-    try {
-      s.child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 5000);
-  await s.child.status;
-  clearTimeout(timer);
-}
-
-async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    try {
-      Deno.listen({ hostname: HOST, port }).close();
-      const sock = dgram.createSocket("udp4");
-      await new Promise<void>((ok, fail) => {
-        sock.once("error", fail);
-        sock.bind(port, HOST, () => ok());
-      });
-      await new Promise<void>((done) => sock.close(() => done()));
-      return port;
-    } catch { /* taken */ }
-  }
-  throw new Error("no free port");
-}
-
-/** Waits until `in.root.demo A` is answered with NOERROR. */
-async function waitReady(s: Server, timeoutMs = 30_000): Promise<void> {
-  const sock = dgram.createSocket("udp4");
-  const q = buildQuery({ id: 0x4242, name: "in.root.demo" });
-  const answered = new Promise<boolean>((resolve) => {
-    sock.on("message", (m) => {
-      if (m[0] === 0x42 && m[1] === 0x42 && (m[3] & 0xf) === 0) resolve(true);
-    });
-  });
-  const exited = s.child.status.then(() => false);
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < deadline) {
-      sock.send(q, s.port, HOST);
-      const r = await Promise.race([answered, exited, sleep(200).then(() => null)]);
-      if (r === true) return;
-      if (r === false) throw new Error(`${s.name} exited before answering:\n${s.log()}`);
-    }
-    throw new Error(`${s.name} did not answer within ${timeoutMs} ms:\n${s.log()}`);
-  } finally {
-    sock.close();
-  }
-}
+const READY_QUERY = buildQuery({ id: 0x4242, name: "in.root.demo" });
 
 async function startServer(name: string, upstreamPort: number, dir: string): Promise<Server> {
-  const port = await freePort();
+  const port = await freePort(HOST);
   let s: Server;
   if (name === "djdns" || name === "baseline") {
     const task = await djdnsTaskArgs();
@@ -230,7 +140,7 @@ forward-zone:
       ...(Deno.uid() === 0 ? ["--user=root", "--group=root"] : []),
     ], port);
   } else throw new Error(`unknown server ${name}`);
-  await waitReady(s);
+  await waitReady(s, HOST, READY_QUERY);
   return s;
 }
 
