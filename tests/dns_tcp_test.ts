@@ -113,6 +113,7 @@ Deno.test("tcp: pipelining, framing, half-close and idle timeout (--tcp-idle 1)"
       try {
         // One frame delivered in three pieces, the length prefix itself split.
         const f = frame(buildQuery({ id: 10, name: "mail.hype", qtype: 15 }));
+        // Pacing, not synchronisation: the pauses make the pieces arrive as separate reads.
         await c.write(f.subarray(0, 1));
         await sleep(30);
         await c.write(f.subarray(1, 9));
@@ -209,7 +210,7 @@ Deno.test("tcp: pipelining, framing, half-close and idle timeout (--tcp-idle 1)"
           const reply = await c.exchange(buildQuery({ id: 50 + i, name: "mail.hype", qtype: 15 }));
           assert.ok(reply, `closed after ${i} queries though never idle for 1 s`);
           assert.equal(header(reply).id, 50 + i);
-          await sleep(400);
+          await sleep(400); // the scenario itself: a pause shorter than the idle timeout
         }
         assert.equal(c.isClosed, false);
       } finally {

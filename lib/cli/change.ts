@@ -107,7 +107,7 @@ export function exactBranch(state: PageState, name: string): number {
 }
 
 /** Where a new branch for `name` goes: before the first branch matching it, else at the end. */
-function insertionIndex(state: PageState, name: string): number {
+export function insertionIndex(state: PageState, name: string): number {
   const branches = branchesOf(state);
   for (let i = 0; i < branches.length; i++) {
     try {
