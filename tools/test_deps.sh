@@ -38,6 +38,7 @@ for extra in "$@"; do
   case "$extra" in
     dnsperf) command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf) ;;
     dnsmasq) command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base) ;;
+    unbound) command -v unbound >/dev/null 2>&1 || missing+=(unbound) ;;
   esac
 done
 if [ $((${#missing[@]} + ${#optional[@]})) -gt 0 ]; then
