@@ -5,7 +5,8 @@
  * @module
  */
 import { ROOT_GENESIS, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
-import { openAnchor, validateState } from "../page/mod.ts";
+import { openAnchor } from "../page/mod.ts";
+import { parsePage } from "../registry/page.ts";
 import { signedPage } from "../registry/signed.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
@@ -53,7 +54,10 @@ export interface Registry {
 }
 
 // Verified signed pages held in the data directory, as resolver pages keyed `djdns:<id>`. The
-// stored states were verified before they were written; they are read, not recomputed.
+// stored states were verified before they were written; they are read, not recomputed. Only what
+// the resolver uses is parsed, and parsed whole as a page file is (every selector, target and
+// record checked): a state's governance, and the frozen, hash-cached form the page engine keeps,
+// cost a 100,000-branch page about as much again at start-up and serve no query.
 function storedPages(store: Store | undefined): Map<string, LoadedPage | Error> {
   const pages = new Map<string, LoadedPage | Error>();
   if (!store) return pages;
@@ -61,7 +65,7 @@ function storedPages(store: Store | undefined): Map<string, LoadedPage | Error> 
     if (rec.state === null) continue;
     const key = `djdns:${rec.pageId}`;
     try {
-      pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
+      pages.set(key, { key, page: parsePage(JSON.parse(rec.state), key) });
     } catch (e) {
       pages.set(key, e as Error);
     }
