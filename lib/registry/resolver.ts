@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { anyMatch, candidates } from "./branch_index.ts";
+import { anyMatch, branchIndex, candidates } from "./branch_index.ts";
 import type { Branch, Target } from "./page.ts";
 import type { PageRecord, RecordData, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
@@ -118,6 +118,10 @@ interface QueryState {
   upstream: number;
   errors: number;
   sawNodata: boolean;
+  /** A page the walk visited knows names below the query name (RFC 8020: NODATA, not NXDOMAIN). */
+  nonTerminal: boolean;
+  /** Pages only: `dns://` targets are skipped (looking for the registry's own SOA). */
+  pagesOnly: boolean;
   trace?: string[];
   limits: ResolverLimits;
 }
@@ -169,6 +173,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     st: QueryState,
     stack: string[],
   ): Promise<Walk> {
+    if (!st.nonTerminal && branchIndex(lp.page).nonTerminals.has(name)) st.nonTerminal = true;
     const branches = lp.page.branches;
     // Only the branches the index says may match are tested, in page order (first match wins).
     for (const i of candidates(lp.page, name)) {
@@ -238,6 +243,7 @@ export function createResolver(options: ResolverOptions): Resolver {
   ): Promise<Walk> {
     const indent = "  ".repeat(stack.length);
     if (t.kind === "dns") {
+      if (st.pagesOnly) return { kind: "empty" };
       const label = `dns://${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}/`;
       if (!options.upstream || ++st.upstream > st.limits.maxUpstream) {
         st.trace?.push(`${indent}${label}: skipped (no forwarder or limit reached)`);
@@ -298,6 +304,8 @@ export function createResolver(options: ResolverOptions): Resolver {
       upstream: 0,
       errors: 0,
       sawNodata: false,
+      nonTerminal: false,
+      pagesOnly: false,
       trace: opts.trace ? trace : undefined,
       limits,
     };
@@ -310,6 +318,7 @@ export function createResolver(options: ResolverOptions): Resolver {
         seen.add(current);
         st.errors = 0;
         st.sawNodata = false;
+        st.nonTerminal = false;
         if (hop > 0) trace.push(`follow CNAME to ${current}`);
         if (hop > 0 && !inRegistry(root, current)) {
           const r = await outside(current, type, st);
@@ -335,16 +344,24 @@ export function createResolver(options: ResolverOptions): Resolver {
           }
           return { registry: true, rcode: 0, authoritative, answers, authorities: [], trace };
         }
-        const soa = [registrySoa(current, serial())];
         if (w.kind === "nodata" || st.sawNodata) {
           // A NODATA that a dns:// server gave is not the registry's own word.
           if (w.kind !== "nodata") authoritative = false;
+          const soa = [await negativeSoa(root, current, st, w.kind === "nodata")];
           return { registry: true, rcode: 0, authoritative, answers, authorities: soa, trace };
         }
         if (st.errors > 0) {
+          // A page that failed may have held the name: not NXDOMAIN, and not NODATA either.
           trace.push(`nothing found and ${st.errors} error(s): SERVFAIL`);
           return { registry: true, rcode: 2, authoritative, answers, authorities: [], trace };
         }
+        if (st.nonTerminal) {
+          // RFC 8020: names exist below this one, so it exists (an empty non-terminal).
+          trace.push("names exist below it: NODATA");
+          const soa = [await negativeSoa(root, current, st, false)];
+          return { registry: true, rcode: 0, authoritative, answers, authorities: soa, trace };
+        }
+        const soa = [await negativeSoa(root, current, st, false)];
         return { registry: true, rcode: 3, authoritative, answers, authorities: soa, trace };
       }
     } catch (e) {
@@ -355,6 +372,47 @@ export function createResolver(options: ResolverOptions): Resolver {
     }
     return { registry: true, rcode: 2, authoritative, answers: [], authorities: [], trace };
   };
+
+  // The SOA of a negative answer (RFC 2308 §3): the registry's own SOA record of the closest
+  // enclosing zone, found by walking the name (when it has records: NODATA) and then each
+  // ancestor the root still claims for type SOA, pages only; its TTL is min(TTL, MINIMUM).
+  // Without one, the synthesized SOA.
+  async function negativeSoa(
+    root: LoadedPage,
+    name: string,
+    st: QueryState,
+    exists: boolean,
+  ): Promise<Answer> {
+    const saved = { errors: st.errors, sawNodata: st.sawNodata, nonTerminal: st.nonTerminal };
+    const trace = st.trace;
+    st.trace = undefined;
+    st.pagesOnly = true;
+    try {
+      const parent = (n: string) => {
+        const dot = n.indexOf(".");
+        return dot < 0 ? undefined : n.slice(dot + 1);
+      };
+      for (let zone = exists ? name : parent(name); zone !== undefined; zone = parent(zone)) {
+        if (anyMatch(root.page, zone)) {
+          const w = await walkPage(root, zone, "SOA", st, [root.key]);
+          if (w.kind === "answer" && w.authoritative && w.answers[0].type === "SOA") {
+            const soa = w.answers[0];
+            const minimum = (soa.data as SoaData).minimum;
+            trace?.push(`negative answer: SOA of ${zone}`);
+            return { ...soa, ttl: Math.min(soa.ttl, minimum) };
+          }
+        }
+      }
+    } catch (e) {
+      // Out of work units: the synthesized SOA still lets the answer be cached.
+      if (!(e instanceof WorkLimit)) throw e;
+    } finally {
+      Object.assign(st, saved);
+      st.trace = trace;
+      st.pagesOnly = false;
+    }
+    return registrySoa(name, serial());
+  }
 
   // A CNAME that leaves the registry is chased through the default upstreams, as a recursive
   // server would. Without an upstream the client gets the CNAME alone (NOERROR) and chases it
