@@ -29,6 +29,31 @@ function unmount(dir: string): void {
   Deno.removeSync(dir);
 }
 
+/** Why the tests on a real tmpfs cannot run here (not root, no mount), or null when they can. */
+function tmpfsMissing(): string | null {
+  // DJDNS_TEST_WITHOUT=tmpfs: act as a machine without (see tests/helpers/preconditions.ts).
+  const without = (Deno.env.get("DJDNS_TEST_WITHOUT") ?? "").split(",").map((s) => s.trim());
+  if (without.includes("tmpfs") || without.includes("root")) return "DJDNS_TEST_WITHOUT";
+  const m = mountTmpfs("64k");
+  if ("reason" in m) return m.reason;
+  unmount(m.dir);
+  return null;
+}
+
+const NO_TMPFS = tmpfsMissing();
+if (NO_TMPFS !== null) console.log(`store faults: tmpfs tests ignored: ${NO_TMPFS}`);
+
+/** Mounts a tmpfs of `size` for a test that is ignored when tmpfs is missing. */
+function tmpfs(size: string): string {
+  const m = mountTmpfs(size);
+  if ("reason" in m) throw new Error(m.reason);
+  return m.dir;
+}
+
+function names(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
 /**
  * Writes batches of BATCH_EVENTS events on one page until the store reports a full disk.
  * Returns the page, its last committed event and the number of committed batches.
@@ -63,12 +88,11 @@ function assertHolds(store: Store, g: { id: string }, last: { id: string }, batc
   assert.equal(store.stats().events, 1 + batches * BATCH_EVENTS);
 }
 
-Deno.test("store faults: a real full disk (small tmpfs) refuses the batch and loses nothing", () => {
-  const m = mountTmpfs("640k");
-  if ("reason" in m) {
-    console.log(`skipped: ${m.reason}`);
-    return;
-  }
+Deno.test({
+  name: "store faults: a real full disk (small tmpfs) refuses the batch and loses nothing",
+  ignore: NO_TMPFS !== null,
+}, () => {
+  const m = { dir: tmpfs("640k") };
   try {
     const dir = `${m.dir}/data`;
     const store = openStore(dir);
@@ -100,6 +124,95 @@ Deno.test("store faults: a real full disk (small tmpfs) refuses the batch and lo
   }
 });
 
+Deno.test({
+  name:
+    "store faults: creating the store with 40-80 KiB free: the real error, no broken file left, " +
+    "and it opens once space is freed",
+  ignore: NO_TMPFS !== null,
+}, () => {
+  for (const freeKiB of [40, 52, 64, 80]) {
+    const mnt = tmpfs("100k");
+    try {
+      Deno.writeFileSync(`${mnt}/filler`, new Uint8Array((100 - freeKiB) * 1024));
+      const dir = `${mnt}/data`;
+      assert.throws(() => openStore(dir), (e: unknown) => {
+        assert.ok(e instanceof StoreError, String(e));
+        assert.equal(e.code, "full", `${freeKiB} KiB free: ${e.message}`);
+        // Either creation ran out of space (nothing is left), or the complete new store could
+        // not get its write-ahead log files when opened (it is left, whole).
+        assert.match(
+          e.message,
+          new RegExp(
+            `^disk full while (creating the database ${dir}/djdns\\.db: no store was created ` +
+              `and nothing was left behind; free some space and try again|opening in ${dir}/)`,
+          ),
+        );
+        return true;
+      });
+      const left = names(dir);
+      assert.ok(
+        left.join() === "LOCK" || left.includes("djdns.db"),
+        `${freeKiB} KiB free: ${left}`,
+      );
+      assert.deepEqual(left.filter((n) => n.includes(".new")), [], `${freeKiB} KiB free`);
+      // Whatever is left opens once space is freed: no djdns.db that every later command would
+      // call corrupt.
+      Deno.removeSync(`${mnt}/filler`);
+      assert.ok(run("mount", "-o", "remount,size=4m", mnt).ok);
+      const store = openStore(dir);
+      const g = genesis(`free-${freeKiB}`);
+      const events = chain(g, 20, "after");
+      try {
+        store.putBatch({ objects: [g, ...events], heads: [headAt(events[19])] });
+      } finally {
+        store.close();
+      }
+      const again = openStore(dir, { integrityCheck: "full" });
+      try {
+        assert.equal(again.getPage(g.id)!.headId, events[19].id);
+      } finally {
+        again.close();
+      }
+    } finally {
+      unmount(mnt);
+    }
+  }
+});
+
+Deno.test({
+  name: "store faults: the first import on a 100 KiB tmpfs fails cleanly; once space is freed " +
+    "the store opens and takes the import",
+  ignore: NO_TMPFS !== null,
+}, () => {
+  const mnt = tmpfs("100k");
+  try {
+    const dir = `${mnt}/data`;
+    const g = genesis("first-import");
+    const events = chain(g, 200, "first");
+    const batch = { objects: [g, ...events], heads: [headAt(events[199])] };
+    assert.throws(() => {
+      const store = openStore(dir);
+      try {
+        store.putBatch(batch);
+      } finally {
+        store.close();
+      }
+    }, (e: unknown) => e instanceof StoreError && e.code === "full");
+    assert.deepEqual(names(dir).filter((n) => n.includes(".new")), []);
+    assert.ok(run("mount", "-o", "remount,size=4m", mnt).ok);
+    const store = openStore(dir, { integrityCheck: "full" });
+    try {
+      store.putBatch(batch);
+      assert.equal(store.getPage(g.id)!.headId, events[199].id);
+      assert.equal(store.stats().events, 201);
+    } finally {
+      store.close();
+    }
+  } finally {
+    unmount(mnt);
+  }
+});
+
 Deno.test("store faults: the SQLite size cap (max_page_count) behaves like a full disk", () => {
   const dir = Deno.makeTempDirSync({ prefix: "djdns-store-" });
   try {
@@ -122,12 +235,11 @@ Deno.test("store faults: the SQLite size cap (max_page_count) behaves like a ful
   }
 });
 
-Deno.test("store faults: a read-only file system (ro tmpfs) is a clear error, data kept", () => {
-  const m = mountTmpfs("4m");
-  if ("reason" in m) {
-    console.log(`skipped: ${m.reason}`);
-    return;
-  }
+Deno.test({
+  name: "store faults: a read-only file system (ro tmpfs) is a clear error, data kept",
+  ignore: NO_TMPFS !== null,
+}, () => {
+  const m = { dir: tmpfs("4m") };
   try {
     const dir = `${m.dir}/data`;
     const g = genesis("ro");

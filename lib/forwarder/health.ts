@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { canonicalHost } from "./address.ts";
+import { canonicalHost } from "../dns/ip.ts";
 import type { Upstream } from "./types.ts";
 
 /** Consecutive failures counted at most; enough to order a handful of upstreams. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { canonicalHost, ipFamily, isLoopback, isUnspecified, stripScope } from "./address.ts";
+import { canonicalHost, ipFamily, isLoopback, isUnspecified, stripScope } from "../dns/ip.ts";
 import type { Upstream } from "./types.ts";
 
 /**

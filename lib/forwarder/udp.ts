@@ -8,7 +8,7 @@
  */
 import dgram from "node:dgram";
 import { randomInt } from "node:crypto";
-import { canonicalHost, ipFamily } from "./address.ts";
+import { canonicalHost, ipFamily } from "../dns/ip.ts";
 import type { Upstream } from "./types.ts";
 
 /** How many random ports to try before letting the kernel pick one (which Linux also randomises). */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Branch, Page } from "./page.ts";
+import type { Branch, BranchTable } from "./branches.ts";
 import { stripDots } from "./selector.ts";
 
 /** The index of one page's branches. */
@@ -62,7 +62,7 @@ function addAncestors(set: Set<string>, name: string): void {
 }
 
 /** The index of `page`'s branches, built on first use and then kept with the page. */
-export function branchIndex(page: Page): BranchIndex {
+export function branchIndex(page: BranchTable): BranchIndex {
   const branches = page.branches;
   let index = built.get(branches);
   if (index !== undefined) return index;
@@ -97,7 +97,7 @@ export function branchIndex(page: Page): BranchIndex {
  * and the indexed branches filed under the name or one of its suffixes. Every branch that
  * matches is among them; the caller tests each (in this order) to find the ones that do.
  */
-export function candidates(page: Page, name: string): readonly number[] {
+export function candidates(page: BranchTable, name: string): readonly number[] {
   const index = branchIndex(page);
   const base = stripDots(name);
   let hits: number[] | undefined;
@@ -130,7 +130,7 @@ function merge(a: readonly number[], b: readonly number[]): number[] {
 }
 
 /** True when some branch of `page` matches `name` (first-match order does not matter here). */
-export function anyMatch(page: Page, name: string): boolean {
+export function anyMatch(page: BranchTable, name: string): boolean {
   const branches = page.branches;
   for (const i of candidates(page, name)) if (branches[i].selector.test(name)) return true;
   return false;

@@ -1,5 +1,6 @@
 /**
- * Domain-name text helpers shared by the page format and the resolver.
+ * Domain-name text helpers of the page format: checking the names written in page records. (The
+ * resolver does not use them: the names it gets were lowercased and escaped by `lib/dns/wire.ts`.)
  *
  * @module
  */
@@ -8,8 +9,9 @@
 export const MAX_NAME_LENGTH = 253;
 
 /**
- * Normalizes a name the way selectors see it: ASCII lowercase, no trailing dot. The root name is
- * the empty string.
+ * Lowercases a name written in a page (`toLowerCase`, so not only ASCII: {@linkcode checkHostName}
+ * then refuses anything but ASCII letters, digits, `-`, `_` and `*`) and drops the trailing dot.
+ * The root name is the empty string.
  */
 export function normalizeName(name: string): string {
   const lower = name.toLowerCase();
@@ -18,8 +20,9 @@ export function normalizeName(name: string): string {
 
 /**
  * Checks a host name written in a page (record owner or rdata target). Returns the normalized
- * name, or an error message saying what is wrong. Letters, digits, `-`, `_` and a leading `*`
- * label are allowed; internationalized names must be written in their `xn--` form.
+ * name, or an error message saying what is wrong. Letters, digits, `-` and `_` are allowed, and
+ * `*` as the first character of any label (`*.example`, but also `*x.example` and `a.*.example`);
+ * internationalized names must be written in their `xn--` form.
  */
 export function checkHostName(text: string): { name: string } | { error: string } {
   if (text.length === 0) return { error: "empty name" };

@@ -8,8 +8,6 @@
 import { checkHostName } from "./names.ts";
 import { isIPv4, isIPv6 } from "../dns/ip.ts";
 
-export { isIPv4, isIPv6 };
-
 /** TTL a record gets when its page gives none (python-djdns used 1800 s; Go djdns 3600 s). */
 export const DEFAULT_TTL = 1800;
 /** Largest TTL accepted (RFC 2181 §8: 2^31 - 1). */

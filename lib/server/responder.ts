@@ -28,8 +28,10 @@ import {
   type Template,
   toTemplate,
 } from "../dns/wire.ts";
+import { type Question, questionOf } from "../dns/question.ts";
 import type { Resolver } from "../registry/resolver.ts";
 import { typeName } from "../dns/types.ts";
+import { createInflight, DROPPED, type InflightLimits } from "./inflight.ts";
 
 const log = getLogger(["djdns", "query"]);
 
@@ -39,11 +41,9 @@ export interface UpstreamReply {
   packet: dnsPacket.DecodedPacket;
 }
 
-/** Forwards a question to the upstream resolvers. */
+/** Forwards a question (wire form, as the client sent it but lowercased) to the upstreams. */
 export type Forward = (
-  name: string,
-  qtype: number,
-  qclass: number,
+  question: Question,
   dnssecOk: boolean,
   checkingDisabled: boolean,
 ) => Promise<UpstreamReply>;
@@ -59,6 +59,8 @@ export interface ResponderOptions {
   /** Cache bounds (defaults: 10,000 entries, 16 MiB). */
   cacheEntries?: number;
   cacheBytes?: number;
+  /** Bounds of the queries waiting on questions being resolved (see `inflight.ts`). */
+  inflight?: Partial<InflightLimits>;
   /** Clock in milliseconds (default `performance.now`-based). */
   now?: () => number;
 }
@@ -80,7 +82,14 @@ export interface Responder {
   /** Forgets every registry answer; call when pages change. */
   registryChanged(): void;
   /** Counters for logs and tests. */
-  readonly stats: { queries: number; cacheHits: number; forwarded: number; errors: number };
+  readonly stats: {
+    queries: number;
+    cacheHits: number;
+    forwarded: number;
+    errors: number;
+    /** Queries dropped (UDP) or answered SERVFAIL (TCP) because too many were waiting. */
+    dropped: number;
+  };
 }
 
 interface Entry {
@@ -97,9 +106,6 @@ interface Entry {
   forwarded: boolean;
 }
 
-/** Most distinct questions being resolved at once. */
-const MAX_IN_FLIGHT = 10_000;
-
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
 const ZONE_TRANSFER = new Set([251, 252]); // IXFR, AXFR
@@ -113,9 +119,9 @@ export function createResponder(options: ResponderOptions): Responder {
     maxBytes: options.cacheBytes ?? 16 * 1024 * 1024,
     now,
   });
-  const inflight = new Map<string, Promise<Entry | null>>();
+  const inflight = createInflight<Entry | null>(options.inflight, now);
   let generation = 0;
-  const stats = { queries: 0, cacheHits: 0, forwarded: 0, errors: 0 };
+  const stats = { queries: 0, cacheHits: 0, forwarded: 0, errors: 0, dropped: 0 };
 
   function limitFor(query: Query, origin: Origin): number {
     if (origin.transport === "tcp") return 65535;
@@ -181,9 +187,7 @@ export function createResponder(options: ResponderOptions): Responder {
     if (!options.forward || !origin.recursion) return null;
     stats.forwarded++;
     const up = await options.forward(
-      query.name,
-      query.qtype,
-      query.qclass,
+      questionOf(request, query),
       query.edns?.dnssecOk ?? false,
       query.cd,
     );
@@ -211,17 +215,17 @@ export function createResponder(options: ResponderOptions): Responder {
     // Identical questions in flight share one resolution (no thundering herd upstream).
     // The generation keeps a query that arrives after a reload from joining one started before.
     const flightKey = query.key + (origin.recursion ? "r" : "") + generation;
-    let pending = inflight.get(flightKey);
-    if (!pending) {
-      // Resolutions in flight are bounded; beyond that, new questions fail fast.
-      if (inflight.size >= MAX_IN_FLIGHT) return rcodeReply(request, query, origin, RCODE.SERVFAIL);
-      pending = resolveEntry(request, query, origin).finally(() => inflight.delete(flightKey));
-      inflight.set(flightKey, pending);
-    }
+    // A waiter keeps only its own bytes: a datagram may be a view of a 4 KiB receive buffer.
+    const own = new Uint8Array(request);
+    const pending = inflight.join(flightKey, () => resolveEntry(own, query, origin));
+    // Beyond the bounds a UDP query is dropped (the client retries; no reply is reflected),
+    // a TCP one, which is owed a reply in its pipeline, gets SERVFAIL.
+    if (pending === null) return overloaded(own, query, origin);
     try {
       const entry = await pending;
-      if (entry === null) return rcodeReply(request, query, origin, RCODE.REFUSED);
-      return reply(entry, request, query, origin);
+      if (entry === DROPPED) return overloaded(own, query, origin);
+      if (entry === null) return rcodeReply(own, query, origin, RCODE.REFUSED);
+      return reply(entry, own, query, origin);
     } catch (e) {
       stats.errors++;
       // Upstream failures are already logged by the forwarder, once per try; anything else is a
@@ -230,8 +234,30 @@ export function createResponder(options: ResponderOptions): Responder {
       if ((e as Error).name === "ForwardError") {
         log.debug("{name} {qtype}: SERVFAIL: {error}", fields);
       } else log.error("{name} {qtype}: SERVFAIL: {error}", fields);
-      return rcodeReply(request, query, origin, RCODE.SERVFAIL);
+      return rcodeReply(own, query, origin, RCODE.SERVFAIL);
     }
+  }
+
+  let warnedAt = -Infinity;
+  function overloaded(request: Uint8Array, query: Query, origin: Origin): Uint8Array | null {
+    stats.dropped++;
+    // An attack would make one line per query; one every ten seconds says enough.
+    if (now() - warnedAt > 10_000) {
+      warnedAt = now();
+      log.warn(
+        "too many queries waiting for answers ({waiting} on {questions} questions): " +
+          "dropping some ({dropped} so far); latest {name} {qtype}",
+        {
+          waiting: inflight.waiting,
+          questions: inflight.questions,
+          dropped: stats.dropped,
+          name: query.name,
+          qtype: query.qtype,
+        },
+      );
+    }
+    if (origin.transport === "udp") return null;
+    return rcodeReply(request, query, origin, RCODE.SERVFAIL);
   }
 
   // RA says whether this server forwards at all, as in its other replies.

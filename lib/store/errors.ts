@@ -9,6 +9,8 @@
  *
  * - `locked`: another process owns the data directory.
  * - `corrupt`: the database file is damaged, truncated or not an SQLite file.
+ * - `damaged`: a stored record is not what was verified (an object's bytes do not hash to its
+ *   id, a state to its hash); `djdns store repair` drops it.
  * - `foreign`: a valid SQLite database that djdns did not create.
  * - `newer-version`: created by a newer djdns; this one will not touch it.
  * - `read-only`: the directory or file cannot be written (or the store was opened read-only).
@@ -22,6 +24,7 @@
 export type StoreErrorCode =
   | "locked"
   | "corrupt"
+  | "damaged"
   | "foreign"
   | "newer-version"
   | "read-only"
@@ -58,6 +61,8 @@ const SQLITE_CORRUPT = 11;
 const SQLITE_FULL = 13;
 const SQLITE_CANTOPEN = 14;
 const SQLITE_NOTADB = 26;
+// Extended: the WAL's shared-memory index could not grow (on tmpfs and full disks: ENOSPC).
+const SQLITE_IOERR_SHMSIZE = SQLITE_IOERR | (19 << 8);
 
 /**
  * Maps an error thrown by `node:sqlite` (or the file system) while working on the database at
@@ -69,7 +74,10 @@ export function translateError(e: unknown, path: string, doing: string): StoreEr
   const msg = String(err?.message ?? e);
   // Deno's node:sqlite sets errcode for most failures but not all, so fall back to the text.
   const primary = typeof err?.errcode === "number" ? err.errcode & 0xff : -1;
-  if (primary === SQLITE_FULL || /disk is full|no space left/i.test(msg)) {
+  if (
+    primary === SQLITE_FULL || err?.errcode === SQLITE_IOERR_SHMSIZE ||
+    /disk is full|no space left/i.test(msg)
+  ) {
     return new StoreError(
       "full",
       `disk full while ${doing} in ${path}: nothing from this operation was stored`,

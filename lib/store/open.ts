@@ -14,7 +14,8 @@ import type { Conn } from "./conn.ts";
 import { StoreError, translateError } from "./errors.ts";
 import { type DirLock, lockDataDir } from "./lock.ts";
 import { APPLICATION_ID, migrate, type Migration, MIGRATIONS, readHeader } from "./schema.ts";
-import { integrityProblems, makeStore, type Store } from "./store.ts";
+import { damagedError, type DamagedRow, integrityProblems, scan } from "./integrity.ts";
+import { makeStore, type Store } from "./store.ts";
 import { DEFAULT_LIMITS, type StoreOptions } from "./types.ts";
 
 /** File name of the database inside the data directory. */
@@ -91,7 +92,14 @@ export function openStoreWith(
       if (readOnly) throw new StoreError("not-found", `no djdns store in ${abs}`);
       create(path, migrations);
     } else {
-      validate(path, current, readOnly, options.integrityCheck ?? "quick");
+      validate(
+        abs,
+        path,
+        current,
+        readOnly,
+        options.integrityCheck ?? "quick",
+        options.checkRecords !== false,
+      );
     }
     try {
       db = new DatabaseSync(path, { readOnly });
@@ -157,31 +165,99 @@ function makeDir(dir: string): void {
   }
 }
 
-/** Builds a new database next to `path` and renames it into place once complete. */
+/**
+ * Builds a new database next to `path` and renames it into place once complete.
+ *
+ * The new file is built with a rollback journal, not the write-ahead log: its schema commit
+ * lands in the file itself or fails with the real error, and no log can be left behind holding
+ * the only copy of a commit (with WAL, closing a connection on an almost-full disk could not
+ * checkpoint, and an incomplete file was renamed into place). Before the rename the file is
+ * checked from its own bytes: no journal or log beside it, the header naming this schema
+ * version, and a size matching the page count the header records. Any failure removes every
+ * `.new` file. The first writable open switches the complete store to WAL.
+ */
 function create(path: string, migrations: readonly Migration[]): void {
   const tmp = `${path}.new`;
+  const files = ["", "-wal", "-shm", "-journal"].map((suffix) => tmp + suffix);
   try {
-    for (const suffix of ["", "-wal", "-shm", "-journal"]) removeIfPresent(tmp + suffix);
+    for (const f of files) removeIfPresent(f);
     const db = new DatabaseSync(tmp);
     try {
       // auto_vacuum must be chosen before the first table exists; INCREMENTAL lets prune hand
       // freed pages back to the file system without a full VACUUM.
       db.exec("PRAGMA auto_vacuum = INCREMENTAL");
-      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA journal_mode = DELETE");
       db.exec("PRAGMA synchronous = FULL");
       migrate(db, migrations);
     } finally {
       db.close();
     }
+    checkComplete(tmp, migrations[migrations.length - 1].version);
     fsync(tmp);
     Deno.renameSync(tmp, path);
     fsync(path.slice(0, path.lastIndexOf("/")) || "/");
   } catch (e) {
-    try {
-      removeIfPresent(tmp);
-    } catch { /* best effort */ }
-    throw translateError(e, path, "creating the database");
+    for (const f of files) {
+      try {
+        removeIfPresent(f);
+      } catch { /* best effort; a leftover .new is removed by the next creation */ }
+    }
+    const err = translateError(e, path, "creating the database");
+    if (err.code === "full") {
+      err.message = `disk full while creating the database ${path}: no store was created and ` +
+        "nothing was left behind; free some space and try again";
+    }
+    throw err;
   }
+}
+
+/** Throws unless the file at `tmp` holds a whole committed database of schema `version`. */
+function checkComplete(tmp: string, version: number): void {
+  for (const side of ["-wal", "-journal"]) {
+    let size = 0;
+    try {
+      size = Deno.statSync(tmp + side).size;
+    } catch { /* absent: nothing pending */ }
+    if (size > 0) {
+      throw new StoreError("io", `the new database left ${tmp}${side} behind (${size} bytes)`);
+    }
+  }
+  const head = head100(tmp);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  // Page size at 16 (1 means 65536), page count at 28 (valid when the "version valid for"
+  // number at 92 equals the change counter at 24).
+  const pageSize = view.getUint16(16) === 1 ? 65536 : view.getUint16(16);
+  const pages = view.getUint32(28);
+  const counted = view.getUint32(92) === view.getUint32(24);
+  const { version: got, applicationId } = fileHeader(head);
+  const size = Deno.statSync(tmp).size;
+  if (
+    got !== version || applicationId !== APPLICATION_ID || !counted || pages === 0 ||
+    size !== pages * pageSize
+  ) {
+    throw new StoreError(
+      "io",
+      `the new database ${tmp} is incomplete (schema ${got}, ${size} bytes for ${pages} ` +
+        `pages of ${pageSize})`,
+    );
+  }
+}
+
+/** Throws `damaged` naming the first damaged record, with the count of the others. */
+function checkRecords(db: DatabaseSync, dir: string, path: string): void {
+  let first: DamagedRow | undefined;
+  let count = 0;
+  // One snapshot: a node writing beside a read-only opener never shows half a batch.
+  db.exec("BEGIN");
+  try {
+    scan(db, (d) => {
+      first ??= d;
+      count++;
+    });
+  } finally {
+    db.exec("COMMIT");
+  }
+  if (first !== undefined) throw damagedError(dir, path, first, count - 1);
 }
 
 function head100(path: string): Uint8Array {
@@ -238,12 +314,18 @@ function checkHeader(
   }
 }
 
-/** Checks an existing database on a read-only connection; throws when it must not be used. */
+/**
+ * Checks an existing database on a read-only connection; throws when it must not be used. With
+ * an integrity check and `records`, every object, state and root state is also checked to be
+ * what was verified (integrity.ts): one SHA-256 per object and per state.
+ */
 function validate(
+  dir: string,
   path: string,
   current: number,
   readOnly: boolean,
   check: "quick" | "full" | "none",
+  records: boolean,
 ): void {
   const size = Deno.statSync(path).size;
   if (size < MIN_DB_BYTES) {
@@ -282,6 +364,7 @@ function validate(
           }); restore it from a backup — nothing was changed`,
         );
       }
+      if (records) checkRecords(db, dir, path);
     }
   } catch (e) {
     const err = translateError(e, path, "checking the database");

@@ -108,7 +108,13 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIG
       db.exec(`PRAGMA user_version = ${m.version}`);
       db.exec("COMMIT");
     } catch (e) {
-      db.exec("ROLLBACK");
+      // SQLite rolls back by itself after some failures (a full disk, an I/O error); a ROLLBACK
+      // then would only replace the real error with "no transaction is active".
+      if (db.isTransaction) {
+        try {
+          db.exec("ROLLBACK");
+        } catch { /* the original error matters more */ }
+      }
       throw e;
     }
     version = m.version;

@@ -1,11 +1,15 @@
 /**
- * The original DJDNS page format: `meta` plus an ordered list of `branches`, each with a
- * `selector`, `targets` and `records`. Parsing validates everything a query will rely on, so a
- * page either loads whole or is refused with an error naming the branch and record at fault.
+ * The branch format: the content every page has, whether it is a page file or a signed page's
+ * state. A {@linkcode BranchTable} is the original DJDNS page body, `meta` plus an ordered list of
+ * `branches`, each with a `selector`, `targets` and `records`. Parsing validates everything a
+ * query will rely on, so a table either loads whole or is refused with an error naming the branch
+ * and record at fault. Signed pages (`lib/page`) validate their states with it; the resolver walks
+ * it; where tables come from is the business of page sources (`lib/sources`).
  *
  * @module
  */
-import { isIPv4, isIPv6, type PageRecord, parseRecord } from "./rdata.ts";
+import { isIPv4, isIPv6 } from "../dns/ip.ts";
+import { type PageRecord, parseRecord } from "./rdata.ts";
 import { compileSelector, type Selector } from "./selector.ts";
 
 /** Most branches one page may hold. */
@@ -17,12 +21,12 @@ export const MAX_TARGETS = 16;
 /** Longest `meta` string, in characters. */
 export const MAX_META_LENGTH = 4096;
 
-/** Thrown when a page is invalid; the message names the page and the part at fault. */
-export class PageError extends Error {
-  /** Creates a page error; `where` names the page and part (`root.json: branch 3: record 0`). */
+/** Thrown when a branch table is invalid; the message names the page and the part at fault. */
+export class BranchTableError extends Error {
+  /** Creates the error; `where` names the page and part (`root.json: branch 3: record 0`). */
   constructor(where: string, message: string) {
     super(where ? `${where}: ${message}` : message);
-    this.name = "PageError";
+    this.name = "BranchTableError";
   }
 }
 
@@ -53,8 +57,8 @@ export interface Meta {
   policy?: string;
 }
 
-/** A validated page in the original format. */
-export interface Page {
+/** A validated branch table: the body of a page in the original DJDNS format. */
+export interface BranchTable {
   meta: Meta;
   branches: Branch[];
 }
@@ -99,14 +103,14 @@ export function parseTarget(text: unknown): Target {
 export function parseMeta(value: unknown, where = ""): Meta {
   if (value === undefined || value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
-    throw new PageError(where, "meta must be an object");
+    throw new BranchTableError(where, "meta must be an object");
   }
   const meta: Meta = {};
   for (const key of ["authority", "contact", "about", "policy"] as const) {
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) continue;
     if (typeof v !== "string" || v.length > MAX_META_LENGTH) {
-      throw new PageError(
+      throw new BranchTableError(
         where,
         `meta.${key} must be a string of at most ${MAX_META_LENGTH} characters`,
       );
@@ -118,20 +122,22 @@ export function parseMeta(value: unknown, where = ""): Meta {
 
 function list(value: unknown, max: number, what: string, where: string): unknown[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new PageError(where, `${what} must be a list`);
-  if (value.length > max) throw new PageError(where, `more than ${max} ${what}`);
+  if (!Array.isArray(value)) throw new BranchTableError(where, `${what} must be a list`);
+  if (value.length > max) throw new BranchTableError(where, `more than ${max} ${what}`);
   return value;
 }
 
-/** Parses the ordered `branches` list. Throws {@linkcode PageError} naming the branch at fault. */
+/** Parses the ordered `branches` list. Throws {@linkcode BranchTableError} naming the branch at fault. */
 export function parseBranches(value: unknown, where = ""): Branch[] {
-  if (!Array.isArray(value)) throw new PageError(where, "branches must be a list");
-  if (value.length > MAX_BRANCHES) throw new PageError(where, `more than ${MAX_BRANCHES} branches`);
+  if (!Array.isArray(value)) throw new BranchTableError(where, "branches must be a list");
+  if (value.length > MAX_BRANCHES) {
+    throw new BranchTableError(where, `more than ${MAX_BRANCHES} branches`);
+  }
   return value.map((b, i) => parseBranch(b, i, where));
 }
 
 /**
- * Parses branch number `i` of a page named `where`. Throws {@linkcode PageError} naming the
+ * Parses branch number `i` of a page named `where`. Throws {@linkcode BranchTableError} naming the
  * branch (and its target or record) at fault.
  */
 export function parseBranch(b: unknown, i: number, where = ""): Branch {
@@ -140,14 +146,14 @@ export function parseBranch(b: unknown, i: number, where = ""): Branch {
   const at = () => `${where ? where + ": " : ""}branch ${i}`;
   const at2 = () => `${at()} (${JSON.stringify(selector.source)})`;
   if (b === null || typeof b !== "object" || Array.isArray(b)) {
-    throw new PageError(at(), "branch must be an object");
+    throw new BranchTableError(at(), "branch must be an object");
   }
   const raw = b as Record<string, unknown>;
   let selector: Selector;
   try {
     selector = compileSelector(raw.selector as string);
   } catch (e) {
-    throw new PageError(at(), (e as Error).message);
+    throw new BranchTableError(at(), (e as Error).message);
   }
   const rawTargets = raw.targets;
   const targets = rawTargets === undefined || rawTargets === null ||
@@ -157,7 +163,7 @@ export function parseBranch(b: unknown, i: number, where = ""): Branch {
       try {
         return parseTarget(t);
       } catch (e) {
-        throw new PageError(`${at2()}: target ${j}`, (e as Error).message);
+        throw new BranchTableError(`${at2()}: target ${j}`, (e as Error).message);
       }
     });
   const rawRecords = raw.records;
@@ -168,7 +174,7 @@ export function parseBranch(b: unknown, i: number, where = ""): Branch {
       try {
         return parseRecord(r);
       } catch (e) {
-        throw new PageError(`${at2()}: record ${j}`, (e as Error).message);
+        throw new BranchTableError(`${at2()}: record ${j}`, (e as Error).message);
       }
     })
     : list(rawRecords, MAX_RECORDS, "records", at2()) as PageRecord[];
@@ -182,12 +188,12 @@ export function parseBranch(b: unknown, i: number, where = ""): Branch {
 // One shared empty target list for the many branches without targets.
 const NONE: readonly Target[] = Object.freeze([]);
 
-/** Parses a whole page in the original format. `where` names it in errors (a file name). */
-export function parsePage(value: unknown, where = ""): Page {
+/** Parses a whole branch table (a page body). `where` names it in errors (a file name). */
+export function parseBranchTable(value: unknown, where = ""): BranchTable {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new PageError(where, "page must be a JSON object");
+    throw new BranchTableError(where, "page must be a JSON object");
   }
   const v = value as Record<string, unknown>;
-  if (!("branches" in v)) throw new PageError(where, "page has no branches");
+  if (!("branches" in v)) throw new BranchTableError(where, "page has no branches");
   return { meta: parseMeta(v.meta, where), branches: parseBranches(v.branches, where) };
 }
