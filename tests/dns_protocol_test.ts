@@ -1,12 +1,16 @@
 /**
- * Protocol points of issue 11 (items 6-9), against the real `djdns run` process and the real
- * `dig`: empty non-terminals (RFC 8020), the SOA of negative answers (RFC 2308), and the answers
- * the registry's pages give at their zone apex.
+ * Protocol points of issue 11 (items 6, 7, 9), against the real `djdns run` process, the real
+ * `dig` and raw datagrams: empty non-terminals (RFC 8020), the SOA of negative answers
+ * (RFC 2308), CNAME exclusivity at load (RFC 2181 §10.1), minimal ANY (RFC 8482), the DO bit on
+ * every reply with OPT (RFC 3225), NOTIMP for other opcodes, TSIG (RFC 8945) and malformed EDNS
+ * options (RFC 6891).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { dig, type RunningServer, startDjdns } from "./helpers/djdns.ts";
+import { buildQuery, concat, header, UdpClient } from "./helpers/raw_dns.ts";
+import { parseBranchTable } from "../lib/registry/branches.ts";
 
 interface Rr {
   name: string;
@@ -69,6 +73,15 @@ async function registry(): Promise<string> {
         { selector: "\\.ent\\.test$", targets: ["ent.json"] },
         { selector: "\\.nosoa\\.test$", targets: ["nosoa.json"] },
         { selector: "\\.re\\.test$", targets: ["re.json"] },
+        {
+          selector: "^many\\.test$",
+          records: [
+            { rdata: "192.0.2.1" },
+            { rdata: "192.0.2.2" },
+            { rtype: "AAAA", rdata: "2001:db8::1" },
+            { rtype: "TXT", rdata: "hello" },
+          ],
+        },
       ],
     }),
   );
@@ -159,5 +172,106 @@ Deno.test("dns: negative answers carry the SOA of the closest enclosing zone the
     const none = await q(s.port, "nx.nosoa.test", "A");
     assert.equal(none.status, "NXDOMAIN");
     assert.equal(none.authority[0]?.data.split(" ")[0], "djdns.invalid.", none.text);
+  });
+});
+
+Deno.test("dns: a CNAME beside other data at one name is refused when the page loads", () => {
+  const page = (records: unknown[], selector = "^a\\.test$") => ({
+    branches: [{ selector, records }],
+  });
+  const cname = { rtype: "CNAME", rdata: "b.test" };
+  for (
+    const [p, why] of [
+      [page([cname, { rdata: "192.0.2.1" }]), /CNAME record and other data \(A\)/],
+      [page([cname, { rtype: "CNAME", rdata: "c.test" }]), /more than one CNAME/],
+      [page([{ ...cname, domain_name: "a.test" }, { rtype: "TXT", rdata: "x" }]), /RFC 2181/],
+      // A regexp selector answers names that are no record's owner with all the records.
+      [
+        page(
+          [{ ...cname, domain_name: "x.test" }, { domain_name: "y.test", rdata: "192.0.2.1" }],
+          "\\.test$",
+        ),
+        /RFC 2181/,
+      ],
+    ] as const
+  ) {
+    assert.throws(() => parseBranchTable(p, "root.json"), why);
+  }
+  // Different owners under a literal selector, or CNAMEs alone, are fine.
+  parseBranchTable(
+    page([{ ...cname, domain_name: "a.test" }, { domain_name: "z.test", rdata: "192.0.2.1" }]),
+  );
+  parseBranchTable(page([cname]));
+});
+
+Deno.test("dns: ANY is answered with one RRset (RFC 8482)", async () => {
+  await withServer(async (s) => {
+    const r = await q(s.port, "many.test", "ANY");
+    assert.equal(r.status, "NOERROR", r.text);
+    assert.deepEqual(r.answer.map((a) => a.type), ["A", "A"], r.text);
+    const tcp = await q(s.port, "many.test", "ANY", "+tcp");
+    assert.deepEqual(tcp.answer.map((a) => a.type), ["A", "A"], tcp.text);
+  });
+});
+
+Deno.test("dns: DO is echoed on every reply with OPT, errors included", async () => {
+  await withServer(async (s) => {
+    for (
+      const [args, status] of [
+        [["many.test", "A"], "NOERROR"],
+        [["nope.ent.test", "A"], "NXDOMAIN"],
+        [["outside.example", "A"], "REFUSED"], // --no-upstream
+        [["many.test", "TYPE41"], "FORMERR"],
+        [["many.test", "A", "+edns=1", "+noednsnegotiation"], "BADVERS"],
+      ] as const
+    ) {
+      const r = await q(s.port, ...args, "+dnssec");
+      assert.equal(r.status, status, r.text);
+      assert.match(r.text, /; EDNS: version: 0, flags: do;/, r.text);
+    }
+  });
+});
+
+const TSIG_KEY = "hmac-sha256:tsig-key:" + btoa("0123456789abcdef0123456789abcdef");
+
+Deno.test("dns: other opcodes, TSIG and malformed EDNS options on the wire", async () => {
+  await withServer(async (s) => {
+    const client = await UdpClient.open();
+    try {
+      // NOTIFY (4), STATUS (2): NOTIMP, the question echoed, no RA.
+      for (const opcode of [2, 4, 5]) {
+        const query = buildQuery({ name: "many.test", opcode });
+        const reply = (await client.exchange(s.port, query))!;
+        const h = header(reply);
+        assert.equal(h.rcode, 4, `opcode ${opcode}`);
+        assert.equal(h.opcode, opcode);
+        assert.equal(h.ra, false, `opcode ${opcode}: RA`);
+        assert.equal(h.qdcount, 1);
+        assert.deepEqual(reply.subarray(12), query.subarray(12));
+      }
+      // An EDNS option whose length runs past the OPT record: FORMERR, with the OPT (and DO).
+      const base = buildQuery({ name: "many.test" });
+      base[11] = 1;
+      const badOpt = concat(
+        base,
+        Uint8Array.of(0, 0, 41, 4, 0xd0, 0, 0, 0x80, 0, 0, 4, 0, 10, 0, 8),
+      );
+      const fe = (await client.exchange(s.port, badOpt))!;
+      assert.equal(header(fe).rcode, 1);
+      assert.equal(header(fe).arcount, 1);
+      assert.equal(fe[fe.length - 4] & 0x80, 0x80, "DO echoed");
+      // A well-formed option (a client cookie) still answers.
+      const goodOpt = concat(
+        base,
+        Uint8Array.of(0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8),
+      );
+      assert.equal(header((await client.exchange(s.port, goodOpt))!).rcode, 0);
+    } finally {
+      await client.close();
+    }
+    // A TSIG-signed query (the server holds no keys): NOTAUTH, not an unsigned NOERROR.
+    const signed = await dig(s.port, "-y", TSIG_KEY, "many.test", "A");
+    assert.match(signed.stdout + signed.stderr, /status: NOTAUTH/, signed.stdout + signed.stderr);
+    assert.doesNotMatch(signed.stdout, /ANSWER: [1-9]/);
   });
 });

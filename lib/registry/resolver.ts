@@ -9,7 +9,7 @@
  */
 import type { Answer } from "../dns/message.ts";
 import { anyMatch, branchIndex, candidates } from "./branch_index.ts";
-import type { Branch, Target } from "./branches.ts";
+import { applicable, type Branch, type Target } from "./branches.ts";
 import type { PageRecord, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
 
@@ -134,15 +134,6 @@ function toAnswer(name: string, r: PageRecord): Answer {
   return { name, type: r.type, class: "IN", ttl: r.ttl, data: r.data };
 }
 
-// Records of a branch that apply to `name`: the ones whose domain_name is exactly `name` when
-// there are any; otherwise all of them, answering for the name the selector matched (the
-// original data writes one domain_name for a branch that matches several names).
-function applicable(records: PageRecord[], name: string): PageRecord[] {
-  const exact = records.filter((r) => r.name === name);
-  if (exact.length > 0) return exact.concat(records.filter((r) => r.name === null));
-  return records;
-}
-
 /** The SOA the registry answers negative responses with, owned by the name's last label. */
 export function registrySoa(name: string, serial: number): Answer {
   const apex = name.slice(name.lastIndexOf(".") + 1);
@@ -206,7 +197,10 @@ export function createResolver(options: ResolverOptions): Resolver {
     const indent = "  ".repeat(stack.length);
     const records = applicable(b.records, name);
     if (records.length > 0) {
-      const wanted = type === "ANY" ? records : records.filter((r) => r.type === type);
+      // ANY is answered minimally (RFC 8482 §4.2): one RRset the name has, not all of them.
+      const wanted = type === "ANY"
+        ? records.filter((r) => r.type === records[0].type)
+        : records.filter((r) => r.type === type);
       if (wanted.length > 0) {
         st.trace?.push(`${indent}answer: ${wanted.length} ${type} record(s)`);
         return {
