@@ -8,7 +8,8 @@
 import { anchorLog } from "../anchor/bundle.ts";
 import { ROOT_ANCHOR, ROOT_BUNDLE } from "../anchor/root_anchor.ts";
 import { question } from "../dns/question.ts";
-import { openAnchor, type PageLog, type TrustAnchor, validateState } from "../page/mod.ts";
+import { openAnchor, type PageLog, type TrustAnchor } from "../page/mod.ts";
+import { parseBranchTable } from "../registry/branches.ts";
 import { branchIndex } from "../registry/branch_index.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import type { Store } from "../store/mod.ts";
@@ -60,7 +61,10 @@ export interface RegistryOptions {
 
 /**
  * Verified signed pages held in a data directory, as resolver pages keyed `djdns:<id>`. The
- * stored states were verified before they were written; they are read, not recomputed.
+ * stored states were verified before they were written; they are read, not recomputed. Only what
+ * the resolver uses is parsed, and parsed whole as a page file is (every selector, target and
+ * record checked): a state's governance, and the frozen, hash-cached form the page engine keeps,
+ * cost a 100,000-branch page about as much again at start-up and serve no query.
  */
 export function storedPages(
   store: Store | undefined,
@@ -77,7 +81,7 @@ export function storedPages(
     });
     const key = `djdns:${rec.pageId}`;
     try {
-      pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
+      pages.set(key, { key, page: parseBranchTable(JSON.parse(rec.state), key) });
     } catch (e) {
       pages.set(key, e as Error);
     }
