@@ -263,8 +263,13 @@ async function start(
     reg,
     cfg.forwarder,
     cfg.upstreams.length > 0,
-    ps ? (pageId, from) => ps.fetchMissing(pageId, from) : undefined,
-    ps ? (pageId) => ps.touch(pageId) : undefined,
+    ps && cfg.gossip
+      ? {
+        onMissing: (pageId, from) => ps.fetchMissing(pageId, from),
+        onUse: (pageId) => ps.touch(pageId),
+        waitMs: cfg.gossip.fetchDeadlineMs,
+      }
+      : undefined,
   );
   const counters = cfg.operator ? createQueryCounters() : undefined;
   const inner = createResponder({
