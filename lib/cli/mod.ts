@@ -28,6 +28,8 @@ Commands:
                            checkpoints that let new nodes skip old history
   zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
   import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
+  prove NAME [TYPE]        write a portable proof of a registry answer
+  verify-proof FILE        check a proof offline against a trust anchor
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
@@ -57,6 +59,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
   zone: async () => (await import("./zone.ts")).zoneMain,
   import: async () => (await import("./import.ts")).importMain,
+  prove: async () => (await import("./prove.ts")).proveMain,
+  "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */
