@@ -62,6 +62,36 @@ Deno.test("prove and verify-proof: a three-level name, offline, tampering refuse
     assert.match(v.stdout, /;; status: NOERROR\nwww\.example\.test\.\t1800\tIN\tA\t192\.0\.2\.1/);
     assert.match(v.stderr, /through 3 signed page\(s\)/);
     const proof = JSON.parse(await Deno.readTextFile(`${tmp}/proof.json`));
+
+    // resolve --trace shows the signed pages walked: ids, heads, selectors, targets.
+    await Deno.mkdir(`${tmp}/pages`);
+    await Deno.writeTextFile(
+      `${tmp}/pages/root.json`,
+      JSON.stringify({ branches: [{ selector: "\\.test$", targets: [`djdns:${root}`] }] }),
+    );
+    const trace = await ok(
+      "resolve",
+      "--pages",
+      `${tmp}/pages`,
+      ...data,
+      "--no-upstream",
+      "--trace",
+      "www.example.test",
+    );
+    const heads = JSON.parse((await ok("page", "list", "--json", ...data)).stdout) as {
+      page: string;
+      head: string;
+    }[];
+    for (const [page, next] of [[root, tld], [tld, dom]]) {
+      const head = heads.find((h) => h.page === page)!.head;
+      assert.match(trace.stdout, new RegExp(`;;   page ${page} head ${head} `));
+      assert.match(
+        trace.stdout,
+        new RegExp(`;;     branch 0 ".*": 0 record\\(s\\), targets djdns:${next}`),
+      );
+    }
+    assert.match(trace.stdout, new RegExp(`;;   page ${dom} head `));
+    assert.match(trace.stdout, /;; {5}branch \d+ "\^www\\\\\.example\\\\\.test\$": 1 record\(s\)/);
     // Just enough approvals: two of the three keys per event.
     for (const page of proof.pages) assert.equal(page.approvals.length, 2 * page.events.length);
 
