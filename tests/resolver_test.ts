@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePage } from "../lib/registry/page.ts";
+import { parseBranchTable } from "../lib/registry/branches.ts";
 import { createResolver, type UpstreamQuery } from "../lib/registry/resolver.ts";
 import type { LoadedPage, PageSource } from "../lib/registry/source.ts";
 
@@ -7,7 +7,7 @@ import type { LoadedPage, PageSource } from "../lib/registry/source.ts";
 function memorySource(pages: Record<string, unknown>, delay = false): PageSource {
   const loaded = new Map<string, LoadedPage>();
   for (const [key, raw] of Object.entries(pages)) {
-    loaded.set(key, { key, page: parsePage(raw, key) });
+    loaded.set(key, { key, page: parseBranchTable(raw, key) });
   }
   const get = (key: string) => {
     const p = loaded.get(key);
@@ -140,6 +140,30 @@ Deno.test("a CNAME leaving the registry is chased upstream", async () => {
   assert.ok(r.registry && !r.authoritative);
   assert.deepEqual(r.answers.map((a) => a.data), ["www.example.org", "8.8.4.4"]);
   assert.deepEqual(asked, ["www.example.org A default"]);
+});
+
+Deno.test("without default upstreams a CNAME leaving the registry is answered alone", async () => {
+  const asked: string[] = [];
+  const upstream: UpstreamQuery = (name, _type, server) => {
+    asked.push(`${name} ${server ? `${server.host}:${server.port}` : "default"}`);
+    return Promise.resolve({
+      rcode: 0,
+      answers: [{ name, type: "A", class: "IN", ttl: 5, data: "5.5.5.5" }],
+      authorities: [],
+    });
+  };
+  const resolve = createResolver({
+    source: memorySource(PAGES),
+    upstream,
+    defaultUpstreams: false,
+  });
+  const r = await resolve("cx.t", "A");
+  assert.ok(r.registry && r.rcode === 0 && r.authoritative);
+  assert.deepEqual(r.answers.map((a) => [a.type, a.data]), [["CNAME", "www.example.org"]]);
+  // dns:// targets name their own server: still asked.
+  const t = await resolve("up.t", "A");
+  assert.ok(t.registry && t.answers[0].data === "5.5.5.5");
+  assert.deepEqual(asked, ["up.t 192.0.2.1:5353"]);
 });
 
 Deno.test("dns:// targets ask that server; failures fall through to SERVFAIL", async () => {

@@ -18,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { anchorLog } from "../lib/anchor/bundle.ts";
-import { readAnchorFile } from "../lib/anchor/file.ts";
+import { readAnchorFile } from "../lib/cli/anchor_file.ts";
 import { checkObject, type SignedObject } from "../lib/page/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -25,10 +25,10 @@ import {
   type PageLog,
   type Participant,
 } from "../page/mod.ts";
-import { MAX_META_LENGTH, parseTarget } from "../registry/page.ts";
+import { MAX_META_LENGTH, parseTarget } from "../registry/branches.ts";
 import { parseRecord } from "../registry/rdata.ts";
 import { compileSelector } from "../registry/selector.ts";
-import { pageKey } from "../registry/files.ts";
+import { pageKey } from "../sources/mod.ts";
 import { type HeadUpdate, pageLogBatch, type StoredObject } from "../store/mod.ts";
 import { fractionArg, participantArg } from "./change.ts";
 import { readKeyFile } from "./key.ts";

@@ -23,9 +23,12 @@ Commands:
   propose PAGE-ID CHANGE   propose a change to a page (signed: your approval)
   approve PAGE-ID EVENT-ID approve a pending change
   delegate PAGE-ID         hand shares of your vote power to others (--to, --revoke)
-  anchor export PAGE-ID    write a trust anchor file for a page
+  anchor export|show       write a page's trust anchor file; show the embedded root anchor
   checkpoint propose|approve
                            checkpoints that let new nodes skip old history
+  status                   peers, followed pages and counters of a running node
+  store stats|prune|verify|repair
+                           inspect, prune, check or repair the data directory
   zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
   import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
   prove NAME [TYPE]        write a portable proof of a registry answer
@@ -42,21 +45,32 @@ Run 'djdns COMMAND --help' for the options of a command.`;
 
 type Command = (args: string[]) => Promise<number>;
 
+// Commands that take --node HOST:PORT reach a running node through the network client.
+function withNodeClient(load: () => Promise<Command>): () => Promise<Command> {
+  return async () => {
+    await import("./node_client.ts");
+    return await load();
+  };
+}
+
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: () => Promise.resolve(runMain),
   resolve: () => Promise.resolve(resolveMain),
-  // Loaded on demand: the server does not need the store or the DEJE code to start.
+  // Loaded on demand: `run` and `resolve` do not need these commands' code or the DEJE code to
+  // start (they do load the store, through ./registry.ts, for the data directory).
   page: async () => (await import("./page.ts")).pageMain,
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
   config: async () => (await import("./config.ts")).configMain,
   // Moderator and operator tools (issue 10).
   key: async () => (await import("./key.ts")).keyMain,
-  propose: async () => (await import("./propose.ts")).proposeMain,
-  approve: async () => (await import("./propose.ts")).approveMain,
-  delegate: async () => (await import("./propose.ts")).delegateMain,
+  propose: withNodeClient(async () => (await import("./propose.ts")).proposeMain),
+  approve: withNodeClient(async () => (await import("./propose.ts")).approveMain),
+  delegate: withNodeClient(async () => (await import("./propose.ts")).delegateMain),
   anchor: async () => (await import("./anchor.ts")).anchorMain,
-  checkpoint: async () => (await import("./checkpoint.ts")).checkpointMain,
+  checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
+  // The network (issue 9).
+  status: async () => (await import("./status.ts")).statusMain,
   zone: async () => (await import("./zone.ts")).zoneMain,
   import: async () => (await import("./import.ts")).importMain,
   prove: async () => (await import("./prove.ts")).proveMain,

@@ -114,7 +114,9 @@ async function importBundles(store: Store, files: string[]): Promise<number> {
         if (!byPage.has(objectId(obj))) byPage.set(objectId(obj), []);
         return;
       }
-      const page = obj.type === "evidence" ? obj.first.page : obj.page;
+      const page = obj.type === "evidence" || obj.type === "checkpoint-evidence"
+        ? obj.first.page
+        : obj.page;
       const list = byPage.get(page) ?? [];
       list.push({ obj, where });
       byPage.set(page, list);
@@ -161,6 +163,16 @@ function exportPage(store: Store, pageId: string): number {
   return 0;
 }
 
+// The log's own text for insufficient power puts the power a threshold needs next to the total
+// weight ("0.68 of total weight 2"), which reads as a fraction; say what the numbers are.
+function reasonOf(s: ReturnType<PageLog["status"]>): string | undefined {
+  if (s.code !== "insufficient-power" || s.power === undefined || s.needed === undefined) {
+    return s.reason;
+  }
+  const track = s.track ? `the ${s.track.kind} threshold` : "its threshold";
+  return `approving power ${s.power / 1e6}, ${track} needs ${s.needed / 1e6}`;
+}
+
 /** Micro-weight as a weight number (JSON output). */
 const weight = (micro: number | undefined) => micro === undefined ? undefined : micro / 1e6;
 
@@ -176,7 +188,7 @@ function eventInfo(log: PageLog, e: PageEvent) {
     summary: describeEvent(e),
     status: s.status,
     code: s.code,
-    reason: s.reason,
+    reason: reasonOf(s),
     track: s.track?.kind,
     approvals: log.approvals(id).map((a) => a.key),
     power: weight(s.power),

@@ -244,6 +244,9 @@ export function verifiedLog(
   return { log, pending };
 }
 
+/** Bundles are the operator's input: every object is verified, but not bounded by the pools. */
+const LOCAL = { source: "import", trusted: true } as const;
+
 /**
  * Feeds objects into `log` (events and evidence first, then approvals, then checkpoints in height
  * order); any refusal is an InputError naming the object.
@@ -253,8 +256,9 @@ export function feedLog(log: PageLog, objects: { obj: SignedObject; where: strin
   const approvals: { obj: Approval; where: string }[] = [];
   for (const { obj, where } of objects) {
     try {
-      if (obj.type === "event") log.addEvent(obj);
-      else if (obj.type === "evidence") log.addEvidence(obj);
+      if (obj.type === "event") log.addEvent(obj, LOCAL);
+      else if (obj.type === "evidence") log.addEvidence(obj, LOCAL);
+      else if (obj.type === "checkpoint-evidence") log.addCheckpointEvidence(obj, LOCAL);
       else if (obj.type === "approval") approvals.push({ obj, where });
       else if (obj.type === "checkpoint") {
         const link = links.get(objectId(obj)) ?? { approvals: [] };
@@ -272,7 +276,7 @@ export function feedLog(log: PageLog, objects: { obj: SignedObject; where: strin
   // Approvals after events, so none waits for an event that comes later.
   for (const { obj, where } of approvals) {
     try {
-      log.addApproval(obj);
+      log.addApproval(obj, LOCAL);
     } catch (e) {
       throw new InputError(`${where}: ${(e as Error).message}`);
     }

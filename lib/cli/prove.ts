@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { readAnchorFile } from "../anchor/file.ts";
+import { readAnchorFile } from "./anchor_file.ts";
 import { anchorLog } from "../anchor/bundle.ts";
 import { ROOT_ANCHOR, ROOT_BUNDLE } from "../anchor/root_anchor.ts";
 import { typeName, typeNumber } from "../dns/types.ts";
 import { openAnchor, type PageLog, type TrustAnchor } from "../page/mod.ts";
 import { buildProof, type Proof, ProofError, verifyProof } from "../proof/mod.ts";
-import type { Answer } from "../registry/resolver.ts";
+import type { Answer } from "../dns/message.ts";
 import { formatRecord } from "./resolve.ts";
 import {
   idArg,

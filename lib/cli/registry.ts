@@ -1,19 +1,12 @@
 /**
- * What `djdns run` and `djdns resolve` share: loading the registry (a page directory or the
- * embedded default), building the upstream forwarder, and wiring both into a resolver.
+ * The flags `djdns run` and `djdns resolve` share: where the registry comes from and the
+ * upstream forwarder. The wiring itself is lib/node/registry.ts.
  *
  * @module
  */
-import { anchorLog } from "../anchor/bundle.ts";
-import { ROOT_ANCHOR, ROOT_BUNDLE, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
-import { type PageLog, validateState } from "../page/mod.ts";
-import { signedPage } from "../registry/signed.ts";
-import type { LoadedPage } from "../registry/source.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
 import { createForwarder, defaultUpstreams, type Forwarder } from "../forwarder/mod.ts";
-import { loadPageDir, type PageSnapshot, snapshotSource } from "../registry/files.ts";
-import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
-import type { Forward } from "../server/responder.ts";
+import { loadRegistry as loadNodeRegistry, type Registry } from "../node/registry.ts";
 import { type HostPort, parseHostPort } from "./addr.ts";
 import { UsageError } from "./usage.ts";
 
@@ -37,75 +30,22 @@ export const REGISTRY_HELP =
                            --pages: none unless given)
   --upstream ADDR[:PORT]   upstream resolver for names outside the registry (repeatable;
                            default: the nameservers of /etc/resolv.conf, minus djdns itself)
-  --no-upstream            forward nothing: names outside the registry get REFUSED
+  --no-upstream            no default upstream: names outside the registry get REFUSED, a
+                           CNAME leaving it is answered alone (dns:// targets of pages are
+                           still asked)
   --upstream-timeout MS    time to wait for one upstream try (default 1500)`;
 
-/** The registry as loaded: where pages come from, and the current snapshot. */
-export interface Registry {
-  /** The current snapshot (swapped by reloads). */
-  snapshot: PageSnapshot;
-  /** Reloads pages (files and stored signed pages); throws when the new root is invalid. */
-  reload(): Promise<PageSnapshot>;
-  /** A description for logs. */
-  describe: string;
-  /** The signed pages held in the data directory, with their heads, as of the last load. */
-  heads(): { pageId: string; head: string; changed?: string }[];
-  /** Releases the data directory. */
-  close(): void;
-}
-
-// Verified signed pages held in the data directory, as resolver pages keyed `djdns:<id>`. The
-// stored states were verified before they were written; they are read, not recomputed.
-function storedPages(
-  store: Store | undefined,
-  heads: { pageId: string; head: string; changed?: string }[],
-): Map<string, LoadedPage | Error> {
-  const pages = new Map<string, LoadedPage | Error>();
-  if (!store) return pages;
-  for (const rec of store.listPages()) {
-    if (rec.state === null) continue;
-    heads.push({
-      pageId: rec.pageId,
-      head: rec.headId ?? "",
-      changed: new Date(rec.updatedAt).toISOString(),
-    });
-    const key = `djdns:${rec.pageId}`;
-    try {
-      pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
-    } catch (e) {
-      pages.set(key, e as Error);
-    }
-  }
-  return pages;
-}
-
-// The embedded anchor with its bundled history, verified once per process.
-let embedded: PageLog | undefined;
-function embeddedRoot(): PageLog {
-  return embedded ??= anchorLog(ROOT_ANCHOR, ROOT_BUNDLE);
-}
-
-// The root of the embedded anchor: the anchor and its bundled history verified, or the newer
-// verified head the data directory holds for that page.
-function anchorRoot(signed: Map<string, LoadedPage | Error>): LoadedPage {
-  const key = `djdns:${ROOT_PAGE_ID}`;
-  const stored = signed.get(key);
-  if (stored && !(stored instanceof Error)) return stored;
-  return signedPage(ROOT_PAGE_ID, embeddedRoot().state());
-}
-
 /**
- * Loads the registry: the page directory of `--pages` (legacy flat files), or the embedded root
- * trust anchor; plus the signed pages of the data directory (`--data`, default only in anchor
- * mode). `writable` opens the data directory as its owner (the server); otherwise read-only,
- * which works beside a running node.
+ * Loads the registry for a command: the page directory of `--pages` (legacy flat files), or the
+ * embedded root trust anchor; plus the signed pages of the data directory (`--data`, default only
+ * in anchor mode). `writable` opens the data directory as its owner (the server); otherwise
+ * read-only, which works beside a running node.
  */
 export async function loadRegistry(
   values: Record<string, unknown>,
   writable: boolean,
 ): Promise<Registry> {
   const dir = values.pages as string | undefined;
-  const rootFile = (values.root as string | undefined) ?? "root.json";
   if (dir === undefined && values.root !== undefined) throw new UsageError("--root needs --pages");
   let dataDir = values.data as string | undefined;
   if (dataDir === undefined && dir === undefined) dataDir = resolveDataDir();
@@ -119,34 +59,12 @@ export async function loadRegistry(
     }
   }
   try {
-    let heads: { pageId: string; head: string; changed?: string }[] = [];
-    const load = async (): Promise<PageSnapshot> => {
-      const loadedHeads: typeof heads = [];
-      const signed = storedPages(store, loadedHeads);
-      heads = loadedHeads;
-      const errors = [...signed.values()].filter((p) => p instanceof Error).map((e) => e.message);
-      if (dir !== undefined) {
-        const snap = await loadPageDir(dir, rootFile);
-        for (const [k, v] of signed) snap.pages.set(k, v);
-        snap.errors.push(...errors);
-        return snap;
-      }
-      const root = anchorRoot(signed);
-      signed.set(root.key, root);
-      return { dir: "", root, pages: signed, errors };
-    };
-    const registry: Registry = {
-      snapshot: await load(),
-      async reload() {
-        registry.snapshot = await load();
-        return registry.snapshot;
-      },
-      describe: (dir === undefined ? `root anchor ${ROOT_PAGE_ID}` : `${dir} (root ${rootFile})`) +
-        (dataDir === undefined ? "" : `, data ${dataDir}`),
-      heads: () => heads,
-      close: () => store?.close(),
-    };
-    return registry;
+    return await loadNodeRegistry({
+      pagesDir: dir,
+      rootFile: values.root as string | undefined,
+      store,
+      dataDir,
+    });
   } catch (e) {
     store?.close();
     throw e;
@@ -181,41 +99,4 @@ export function forwarderFor(values: Record<string, unknown>, upstreams: HostPor
   return createForwarder({ upstreams, timeoutMs });
 }
 
-/** Wires the registry and forwarder into a resolver. */
-export function resolverFor(
-  registry: Registry,
-  forwarder: Forwarder | undefined,
-  hasDefault: boolean,
-): Resolver {
-  const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
-    if (!server && !hasDefault) throw new Error("no upstream configured");
-    const r = await forwarder.query(name, type, "IN", server ? { upstreams: [server] } : {});
-    return {
-      rcode: r.bytes[3] & 0x0f,
-      // deno-lint-ignore no-explicit-any
-      answers: (r.packet.answers ?? []) as any,
-      // deno-lint-ignore no-explicit-any
-      authorities: (r.packet.authorities ?? []) as any,
-    };
-  });
-  let serial = 1;
-  let last = registry.snapshot;
-  return createResolver({
-    source: snapshotSource(() => registry.snapshot),
-    upstream,
-    now: () => performance.now(),
-    serial: () => {
-      if (registry.snapshot !== last) {
-        last = registry.snapshot;
-        serial++;
-      }
-      return serial;
-    },
-  });
-}
-
-/** Adapts the forwarder to the responder's {@linkcode Forward}. */
-export function forwardFor(forwarder: Forwarder): Forward {
-  return (name, qtype, qclass, dnssecOk, checkingDisabled) =>
-    forwarder.query(name, qtype, qclass, { dnssecOk, checkingDisabled });
-}
+export { forwardFor, type Registry, resolverFor } from "../node/registry.ts";

@@ -14,8 +14,9 @@ import {
   upstreamsFrom,
 } from "./registry.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
-import type { Answer } from "../registry/resolver.ts";
-import type { PageSnapshot } from "../registry/files.ts";
+import type { Answer } from "../dns/message.ts";
+import { question } from "../dns/question.ts";
+import type { PageSnapshot } from "../sources/files.ts";
 import { openStore, resolveDataDir, type Store } from "../store/mod.ts";
 
 /** Help of `djdns resolve`. */
@@ -167,7 +168,7 @@ export async function resolveMain(args: string[]): Promise<number> {
         console.log(`;; ${name} is not a registry name and there is no upstream: REFUSED`);
         return 1;
       }
-      const r = await forwarder.query(name, qtype, "IN");
+      const r = await forwarder.query(question(name, qtype));
       console.log(`;; not a registry name: forwarded to ${r.upstream.host}:${r.upstream.port}`);
       console.log(`;; status: ${(r.packet as { rcode?: string }).rcode ?? r.bytes[3] & 0xf}`);
       for (const a of r.packet.answers ?? []) console.log(formatRecord(a as unknown as Answer));

@@ -6,29 +6,23 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { LOG_LEVELS, setupLogging } from "../log.ts";
-import { allowed, type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
-import { createResponder } from "../server/responder.ts";
-import { serveTcp } from "../server/tcp.ts";
-import { serveUdp } from "../server/udp.ts";
+import { type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { bindHint } from "./bind_hint.ts";
-import { ROOT_IS_TESTNET, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
-import { createQueryCounters, observedResponder } from "../metrics/mod.ts";
+import { DEFAULT_RRL } from "../server/rrl.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
-import {
-  forwarderFor,
-  forwardFor,
-  loadRegistry,
-  REGISTRY_HELP,
-  REGISTRY_OPTIONS,
-  resolverFor,
-  upstreamsFrom,
-} from "./registry.ts";
+import { forwarderFor, REGISTRY_HELP, REGISTRY_OPTIONS, upstreamsFrom } from "./registry.ts";
+import { AnchorFileError, parseAnchorFile } from "../anchor/file.ts";
+import { peerAddr } from "../net/addr.ts";
+import { type GossipConfig, NodeStartError, startNode } from "../node/mod.ts";
+import { resolveDataDir } from "../store/mod.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
 import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
 export const DEFAULT_PORT = 5300;
+/** Gossip port when `--gossip ADDR` names none (and the default of `djdns status --node`). */
+export const DEFAULT_GOSSIP_PORT = 5301;
 
 /** Help of `djdns run`. */
 export const RUN_HELP = `Usage: djdns run [OPTIONS]
@@ -47,11 +41,31 @@ ${REGISTRY_HELP}
   --udp-size N             largest UDP reply and EDNS size advertised (512-4096, default 1232)
   --cache-entries N        answer cache size in entries (default 10000)
   --tcp-idle SECONDS       close idle TCP connections after this long (default 10)
-  --tcp-max N              most open TCP connections (default 128)
+  --tcp-max N              most open TCP connections (default 128); at the limit a new
+                           connection replaces the oldest idle one
+  --tcp-max-per-source N   most TCP connections from one address, /32 or /64 (default 16;
+                           loopback clients count only towards --tcp-max)
+  --rrl-rate N             response rate limit: UDP responses per second to one network
+                           (/24, /56) outside loopback (default ${DEFAULT_RRL.rate}; 0 disables)
+  --rrl-slip N             of the responses over the limit, send every Nth truncated (TC=1,
+                           the client retries over TCP) and drop the rest (default ${DEFAULT_RRL.slip};
+                           0 drops all, 1 truncates all)
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
   --metrics ADDR:PORT      serve Prometheus metrics at /metrics and a status page at / on
                            this HTTP address (off by default; read-only, no JavaScript)
+
+Network (peer-to-peer replication of signed pages, on libp2p; off unless --gossip is given):
+  --anchor FILE            the root trust anchor (from 'djdns anchor export'; default: the
+                           anchor embedded in this build)
+  --gossip ADDR[:PORT]     listen for peers on this TCP address (default port 5301; 0.0.0.0
+                           for every interface; port 0 picks one); needs a data directory
+  --peer HOST:PORT         a peer to connect to (repeatable; HOST:PORT or a multiaddr)
+  --follow used|all        pages to keep current: the root and the pages queries use (default),
+                           or every page linked from a followed page (a full replica)
+  --follow-unused SECONDS  with --follow used: drop a page unused this long (default 604800)
+  --sync-interval SECONDS  catch up with a random peer this often (default 15)
+  --fetch-deadline MS      how long a query waits for a page fetched from peers (default 1500)
   -h, --help               show this help
 
 Page files are reloaded when they change; page files and the data directory's signed pages
@@ -67,9 +81,19 @@ export const RUN_OPTIONS = {
   "cache-entries": { type: "string" },
   "tcp-idle": { type: "string" },
   "tcp-max": { type: "string" },
+  "tcp-max-per-source": { type: "string" },
+  "rrl-rate": { type: "string" },
+  "rrl-slip": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   metrics: { type: "string" },
+  anchor: { type: "string" },
+  gossip: { type: "string" },
+  peer: { type: "string", multiple: true },
+  follow: { type: "string" },
+  "follow-unused": { type: "string" },
+  "sync-interval": { type: "string" },
+  "fetch-deadline": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -138,153 +162,130 @@ export async function runMain(args: string[]): Promise<number> {
   const cacheEntries = intOption(values, "cache-entries", 0, 10_000_000, 10_000);
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
+  const maxPerSource = intOption(values, "tcp-max-per-source", 1, 65535, 16);
+  const rrlRate = intOption(values, "rrl-rate", 0, 1_000_000, DEFAULT_RRL.rate);
+  const rrlSlip = intOption(values, "rrl-slip", 0, 100, DEFAULT_RRL.slip);
   const metricsAt = values.metrics === undefined
     ? undefined
     : parseHostPort(values.metrics as string, 9153, "--metrics", true);
+  const gossip = gossipFrom(values);
+  let anchor;
+  if (values.anchor !== undefined) {
+    const file = values.anchor as string;
+    try {
+      anchor = parseAnchorFile(await Deno.readTextFile(file), file);
+    } catch (e) {
+      if (e instanceof AnchorFileError) throw new UsageError(e.message);
+      console.error(`djdns: cannot read the anchor: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  const pagesDir = values.pages as string | undefined;
+  if (pagesDir === undefined && values.root !== undefined) {
+    throw new UsageError("--root needs --pages");
+  }
+  if (pagesDir !== undefined && anchor !== undefined) {
+    throw new UsageError("--anchor and --pages exclude each other");
+  }
+  let dataDir = values.data as string | undefined;
+  if (dataDir === undefined && (pagesDir === undefined || gossip)) dataDir = resolveDataDir();
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
   setupLogging(level as "info", format);
-  const log = getLogger(["djdns"]);
-  let registry;
+  let node;
   try {
-    registry = await loadRegistry(values, true);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    console.error(`djdns: cannot load the registry: ${(e as Error).message}`);
-    await forwarder.close();
-    return 1;
-  }
-  for (const err of registry.snapshot.errors) log.error("page not loaded: {err}", { err });
-  if (values.pages === undefined && ROOT_IS_TESTNET) {
-    log.warning(
-      "root anchor: the public TESTNET root {page} (its keys are published; anyone can change " +
-        "its names); build with 'deno task compile --anchor FILE' for a production root",
-      { page: ROOT_PAGE_ID },
-    );
-  }
-  log.info("registry: {describe}, {n} page(s)", {
-    describe: registry.describe,
-    n: registry.snapshot.pages.size,
-  });
-  if (upstreams.length === 0) {
-    log.warning("no upstream resolver: names outside the registry will be REFUSED");
-  } else {
-    log.info("upstreams: {list}", { list: upstreams.map(formatHostPort).join(", ") });
-  }
-
-  const resolve = resolverFor(registry, forwarder, upstreams.length > 0);
-  const counters = metricsAt ? createQueryCounters() : undefined;
-  const inner = createResponder({
-    resolve,
-    forward: upstreams.length > 0 ? forwardFor(forwarder) : undefined,
-    udpSize,
-    cacheEntries,
-  });
-  // Counting is a link of its own in the chain, present only when someone reads the counts.
-  const responder = counters ? observedResponder(inner, counters) : inner;
-  const recursion = (addr: string) => allowed(addr, acl);
-  const servers: { close(): Promise<void> }[] = [];
-  const served: string[] = [];
-  let binding: HostPort | undefined;
-  try {
-    for (const l of listen) {
-      binding = l;
-      const udp = await serveUdp(l.host, l.port, responder, recursion);
-      servers.push(udp);
-      servers.push(serveTcp(l.host, udp.port, responder, recursion, { idleMs, maxConnections }));
-      log.info("listening on {addr} (udp, tcp)", {
-        addr: formatHostPort({ host: l.host, port: udp.port }),
-      });
-      served.push(formatHostPort({ host: l.host, port: udp.port }));
-    }
-    if (metricsAt && counters) {
-      binding = metricsAt;
-      const op = startOperatorPort(metricsAt.host, metricsAt.port, {
-        registry,
-        responder: inner,
-        counters,
-        listen: served,
-        startedMs,
-      });
-      servers.push(op);
-      const at = formatHostPort({ host: metricsAt.host, port: op.port });
-      log.info("metrics and status page on {url}", { url: `http://${at}/` });
-    }
-  } catch (e) {
-    const where = binding ? ` on ${formatHostPort(binding)}` : "";
-    console.error(`djdns: cannot listen${where}: ${(e as Error).message}`);
-    if (binding) {
-      for (const hint of bindHint(e, binding.host, binding.port)) console.error(`djdns: ${hint}`);
-    }
-    for (const s of servers) await s.close();
-    await forwarder.close();
-    registry.close();
-    return 1;
-  }
-
-  // Reloads are serialized and coalesced: a burst of file events makes one reload.
-  let reloading: Promise<void> | null = null;
-  let again = false;
-  const reload = (why: string) => {
-    if (reloading) {
-      again = true;
-      return;
-    }
-    reloading = (async () => {
-      do {
-        again = false;
+    node = await startNode({
+      pagesDir,
+      rootFile: values.root as string | undefined,
+      dataDir,
+      anchor,
+      listen,
+      acl,
+      udpSize,
+      cacheEntries,
+      idleMs,
+      maxConnections,
+      maxPerSource,
+      rrl: rrlRate > 0 ? { rate: rrlRate, slip: rrlSlip } : undefined,
+      upstreams,
+      forwarder,
+      gossip,
+      operator: metricsAt && (({ registry, responder, counters, listen: served }) => {
         try {
-          const snap = await registry.reload();
-          responder.registryChanged();
-          for (const err of snap.errors) log.error("page not loaded: {err}", { err });
-          log.info("pages reloaded ({why}): {n} page(s)", { why, n: snap.pages.size });
-        } catch (e) {
-          log.error("reload failed, still serving the previous pages: {err}", {
-            err: (e as Error).message,
+          const op = startOperatorPort(metricsAt.host, metricsAt.port, {
+            registry,
+            responder,
+            counters,
+            listen: served,
+            startedMs,
           });
+          return {
+            close: () => op.close(),
+            url: `http://${formatHostPort({ host: metricsAt.host, port: op.port })}/`,
+          };
+        } catch (e) {
+          throw Object.assign(
+            new NodeStartError(
+              `cannot listen on ${formatHostPort(metricsAt)}: ${(e as Error).message}`,
+            ),
+            { cause: e, endpoint: metricsAt },
+          );
         }
-      } while (again);
-      reloading = null;
-    })();
-  };
-  let watcher: Deno.FsWatcher | undefined;
-  let stopping = false;
-  if (registry.snapshot.dir) {
-    watcher = Deno.watchFs(registry.snapshot.dir, { recursive: true });
-    (async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        for await (const ev of watcher!) {
-          if (ev.kind === "access") continue;
-          clearTimeout(timer);
-          timer = setTimeout(() => reload("files changed"), 200);
-        }
-      } catch (e) {
-        if (!stopping) log.warning("page watch failed: {err}", { err: (e as Error).message });
-      }
-      // The directory was removed or replaced, or the watcher failed: say so, since changes are
-      // now picked up only on SIGHUP.
-      if (!stopping) log.warning("no longer watching the page directory; reload with SIGHUP");
-    })();
+      }),
+    });
+  } catch (e) {
+    if (!(e instanceof NodeStartError)) throw e;
+    console.error(`djdns: ${e.message}`);
+    const at = (e as { endpoint?: HostPort }).endpoint;
+    if (at) {
+      for (const hint of bindHint(e.cause, at.host, at.port)) console.error(`djdns: ${hint}`);
+    }
+    return 1;
   }
 
   const stop = Promise.withResolvers<string>();
-  const onHup = () => reload("SIGHUP");
+  const onHup = () => node.reload("SIGHUP");
   const onInt = () => stop.resolve("SIGINT");
   const onTerm = () => stop.resolve("SIGTERM");
   Deno.addSignalListener("SIGHUP", onHup);
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
   const signal = await stop.promise;
-  stopping = true;
-  log.info("{signal}: stopping", { signal });
+  getLogger(["djdns"]).info("{signal}: stopping", { signal });
   Deno.removeSignalListener("SIGHUP", onHup);
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGTERM", onTerm);
-  watcher?.close();
-  for (const s of servers) await s.close();
-  await forwarder.close();
-  registry.close();
+  await node.stop();
   return 0;
+}
+
+function gossipFrom(values: Record<string, unknown>): GossipConfig | undefined {
+  const at = values.gossip as string | undefined;
+  const others = ["peer", "follow", "follow-unused", "sync-interval", "fetch-deadline"];
+  if (at === undefined) {
+    const stray = others.find((k) => values[k] !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --gossip`);
+    return undefined;
+  }
+  const hp = parseHostPort(at, DEFAULT_GOSSIP_PORT, "--gossip", true);
+  const ip6 = hp.host.includes(":");
+  const listen = peerAddr(ip6 ? `[${hp.host}]:1` : `${hp.host}:1`);
+  const peers = ((values.peer as string[] | undefined) ?? []).map((p) => {
+    try {
+      return peerAddr(p);
+    } catch (e) {
+      throw new UsageError(`--peer: ${(e as Error).message}`);
+    }
+  });
+  const follow = (values.follow as string | undefined) ?? "used";
+  if (follow !== "used" && follow !== "all") throw new UsageError("--follow must be used or all");
+  return {
+    listen: listen.decapsulate("/tcp").encapsulate(`/tcp/${hp.port}`),
+    peers,
+    follow,
+    unusedMs: intOption(values, "follow-unused", 60, 10 * 365 * 86400, 7 * 86400) * 1000,
+    syncIntervalMs: intOption(values, "sync-interval", 1, 86400, 15) * 1000,
+    fetchDeadlineMs: intOption(values, "fetch-deadline", 100, 60_000, 1500),
+  };
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { BYTE_TEXT, lowerAscii } from "./name.ts";
 
 /** DNS rcodes used by the server. */
 export const RCODE = {
@@ -25,7 +26,8 @@ export const MIN_UDP_PAYLOAD = 512;
 export const DEFAULT_UDP_PAYLOAD = 1232;
 
 const TYPE_OPT = 41;
-const HEADER = 12;
+/** Bytes of the message header; the question starts here. */
+export const HEADER = 12;
 
 /** The EDNS0 part of a query. */
 export interface Edns {
@@ -110,14 +112,9 @@ export function parseQuery(buf: Uint8Array): ParseResult {
     if (name) name += ".";
     key += String.fromCharCode(len);
     for (let i = off + 1; i <= off + len; i++) {
-      let c = buf[i];
-      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      const c = lowerAscii(buf[i]);
       key += String.fromCharCode(c);
-      // Dots inside a label and non-printable bytes are escaped so they can't impersonate
-      // another name.
-      if (c === 0x2e || c === 0x5c) name += "\\" + String.fromCharCode(c);
-      else if (c > 0x20 && c < 0x7f) name += String.fromCharCode(c);
-      else name += "\\" + c.toString().padStart(3, "0");
+      name += BYTE_TEXT[c];
     }
     off += 1 + len;
   }
@@ -198,7 +195,7 @@ export function optRecord(udpSize: number, extRcode = 0, dnssecOk = false): Uint
 }
 
 /** Writes the 11 bytes of {@linkcode optRecord} into `out` at `at`. */
-function writeOpt(
+export function writeOpt(
   out: Uint8Array,
   at: number,
   udpSize: number,

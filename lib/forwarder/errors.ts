@@ -6,7 +6,7 @@
 import type { Transport, Upstream } from "./types.ts";
 
 /** Why a query was not answered: all tries failed, the in-flight bound was hit, the forwarder was
- * closed, or the query itself could not be encoded. */
+ * closed, or an upstream given with the query is not usable. */
 export type ForwardErrorKind = "exhausted" | "overloaded" | "closed" | "invalid";
 
 /** One failed try of a query. */

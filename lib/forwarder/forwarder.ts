@@ -9,16 +9,9 @@ import { getLogger } from "@logtape/logtape";
 import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
 import { createHealth } from "./health.ts";
 import { ipFamily } from "../dns/ip.ts";
-import {
-  buildQuery,
-  checkReply,
-  classCode,
-  encodeName,
-  isTruncated,
-  rcodeOf,
-  typeCode,
-  type WireQuestion,
-} from "./message.ts";
+import { nameText } from "../dns/name.ts";
+import { buildQuery, checkReply, isTruncated, type Question, rcodeOf } from "../dns/question.ts";
+import { typeName } from "../dns/types.ts";
 import { tcpExchange } from "./tcp.ts";
 import { ExchangeError, udpExchange } from "./udp.ts";
 import type {
@@ -81,7 +74,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   async function tryUpstream(
     upstream: Upstream,
-    question: WireQuestion,
+    question: Question,
     opts: QueryOptions,
   ): Promise<ForwardResult | FailedTry> {
     let transport: Transport = "udp";
@@ -125,31 +118,25 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     }
   }
 
-  async function run(
-    name: string,
-    qtype: string | number,
-    qclass: string | number,
-    opts: QueryOptions,
-  ): Promise<ForwardResult> {
-    let question: WireQuestion;
-    try {
-      question = { name: encodeName(name), qtype: typeCode(qtype), qclass: classCode(qclass) };
-    } catch (err) {
-      throw new ForwardError("invalid", (err as Error).message);
-    }
+  async function run(question: Question, opts: QueryOptions): Promise<ForwardResult> {
     const problem = opts.upstreams?.map(upstreamProblem).find((p) => p !== undefined);
     if (problem !== undefined) throw new ForwardError("invalid", problem);
     const upstreams = health.order(opts.upstreams ?? defaultUpstreams);
+    // Text only for logs and errors; the question goes out as the bytes it came as.
+    let text: { name: string; qtype: string } | undefined;
+    const described = () => (text ??= {
+      name: nameText(question.name),
+      qtype: typeName(question.qtype),
+    });
     if (upstreams.length === 0) throw new ForwardError("exhausted", "no upstreams configured");
     const failed: FailedTry[] = [];
     for (let i = 0; i < attempts; i++) {
       if (closing.signal.aborted) break;
       const upstream = upstreams[i % upstreams.length];
-      logger.debug("forwarding {name} {qtype} to {upstream}", {
-        name,
-        qtype,
+      logger.debug("forwarding {name} {qtype} to {upstream}", () => ({
+        ...described(),
         upstream: formatUpstream(upstream),
-      });
+      }));
       const outcome = await tryUpstream(upstream, question, opts);
       if ("packet" in outcome) {
         health.success(upstream);
@@ -160,18 +147,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       failed.push(outcome);
       logger.warn("upstream {upstream} failed for {name} {qtype} over {transport}: {reason}", {
         upstream: formatUpstream(upstream),
-        name,
-        qtype,
+        ...described(),
         transport: outcome.transport,
         reason: outcome.reason,
       });
     }
     if (closing.signal.aborted) throw new ForwardError("closed", "forwarder closed", failed);
+    const { name, qtype } = described();
     throw new ForwardError("exhausted", `no answer for ${name} ${qtype}`, failed);
   }
 
   return {
-    query(name, qtype, qclass, opts = {}) {
+    query(question, opts = {}) {
       if (closing.signal.aborted) {
         return Promise.reject(new ForwardError("closed", "forwarder closed"));
       }
@@ -180,7 +167,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           new ForwardError("overloaded", `too many queries in flight (${maxInFlight})`),
         );
       }
-      const promise = run(name, qtype, qclass, opts);
+      const promise = run(question, opts);
       const tracked = promise.then(() => {}, () => {}).finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
       return promise;

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import { question } from "../dns/question.ts";
  * const forwarder = createForwarder({ upstreams: [{ host: "127.0.0.53", port: 53 }] });
- * const { packet } = await forwarder.query("example.org", "A", "IN");
+ * const { packet } = await forwarder.query(question("example.org", "A"));
  * await forwarder.close();
  * ```
  *

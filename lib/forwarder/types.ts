@@ -4,6 +4,7 @@
  * @module
  */
 import type { DecodedPacket } from "dns-packet";
+import type { Question } from "../dns/question.ts";
 
 /** An upstream DNS server: an IPv4 or IPv6 literal (no brackets, no scope) and a port. */
 export interface Upstream {
@@ -55,17 +56,11 @@ export interface ForwardResult {
 /** A DNS forwarder, as returned by {@linkcode createForwarder}. */
 export interface Forwarder {
   /**
-   * Asks the upstreams for `name` (dot-separated labels, trailing dot optional) of `qtype` in
-   * `qclass` (dns-packet names such as `"A"`/`"IN"`, or numbers). Resolves with the first
-   * acceptable reply; rejects with a `ForwardError` when every try failed, when too many
-   * queries are in flight, or after {@linkcode Forwarder.close}.
+   * Asks the upstreams `question` (wire form; `question()` of `lib/dns/question.ts` makes one
+   * from text). Resolves with the first acceptable reply; rejects with a `ForwardError` when
+   * every try failed, when too many queries are in flight, or after {@linkcode Forwarder.close}.
    */
-  query(
-    name: string,
-    qtype: string | number,
-    qclass: string | number,
-    opts?: QueryOptions,
-  ): Promise<ForwardResult>;
+  query(question: Question, opts?: QueryOptions): Promise<ForwardResult>;
   /** Stops: pending queries reject, sockets close. Resolves once every query has settled. */
   close(): Promise<void>;
 }

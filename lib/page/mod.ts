@@ -56,6 +56,7 @@ export {
   type Checkpoint,
   type CheckpointApproval,
   checkpointApprovalMessage,
+  type CheckpointEvidence,
   decodeObject,
   encodeObject,
   type Evidence,
@@ -68,7 +69,7 @@ export {
   verifyCheckpointApproval,
   VERSION,
 } from "./objects.ts";
-export { countPower } from "./power.ts";
+export { addApprover, countPower, type PowerWork } from "./power.ts";
 // Vote tables for tools that count power outside a log (pending checkpoints in `page show`).
 export { type VoteTable, voteTable } from "./governance.ts";
 export { type CheckpointLink, type CheckpointTip, verifyCheckpointChain } from "./checkpoint.ts";
@@ -77,12 +78,15 @@ export {
   type AddResult,
   createPageLog,
   type EventStatus,
-  evidenceOf,
+  MAX_HELD_APPROVALS,
+  MAX_HELD_CHECKPOINT_APPROVALS,
+  MAX_HELD_EVENTS,
   MAX_ORPHAN_APPROVALS,
   MAX_ORPHAN_EVENTS,
   openFromCheckpoint,
   type PageLog,
 } from "./log.ts";
+export { checkpointEvidenceOf, evidenceOf } from "./equivocation.ts";
 export {
   approve,
   approveCheckpoint,

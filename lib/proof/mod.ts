@@ -37,8 +37,9 @@ import {
   type PageState,
   type TrustAnchor,
 } from "../page/mod.ts";
-import { type Answer, createResolver } from "../registry/resolver.ts";
-import { signedPage } from "../registry/signed.ts";
+import type { Answer } from "../dns/message.ts";
+import { createResolver } from "../registry/resolver.ts";
+import { signedPage } from "../sources/signed.ts";
 import type { LoadedPage, PageSource } from "../registry/source.ts";
 
 /** One page of a proof. */

@@ -7,19 +7,11 @@
  *
  * @module
  */
+import type { Answer } from "../dns/message.ts";
 import { anyMatch, candidates } from "./branch_index.ts";
-import type { Branch, Target } from "./page.ts";
-import type { PageRecord, RecordData, SoaData } from "./rdata.ts";
+import type { Branch, Target } from "./branches.ts";
+import type { PageRecord, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
-
-/** A resource record in the form the DNS encoder (dns-packet) takes. */
-export interface Answer {
-  name: string;
-  type: string;
-  class: "IN";
-  ttl: number;
-  data: RecordData | unknown;
-}
 
 /** What an upstream DNS server said about a name. */
 export interface UpstreamAnswer {
@@ -87,7 +79,17 @@ export type Resolution =
 /** What the resolver needs: where pages come from, how to ask DNS servers, and limits. */
 export interface ResolverOptions {
   source: PageSource;
+  /**
+   * Asks DNS servers: the server of a `dns://` target and, when `defaultUpstreams` holds, the
+   * node's default upstreams. Without it `dns://` targets are skipped.
+   */
   upstream?: UpstreamQuery;
+  /**
+   * Whether `upstream` may be asked without a server, i.e. the node has default upstreams to
+   * chase a CNAME that leaves the registry (default true). When false, or without `upstream`,
+   * the client gets the CNAME alone (NOERROR) and chases it itself.
+   */
+  defaultUpstreams?: boolean;
   limits?: Partial<ResolverLimits>;
   /**
    * A clock in milliseconds, for the per-query time limit (the walk stops at the next branch
@@ -315,11 +317,12 @@ export function createResolver(options: ResolverOptions): Resolver {
           const r = await outside(current, type, st);
           answers.push(...r.answers);
           // The rcode is the last name's (RFC 6604); a failed chase is a SERVFAIL, not a
-          // CNAME-only answer that would be cached for the CNAME's TTL.
+          // CNAME-only answer that would be cached for the CNAME's TTL. The CNAME alone (no
+          // default upstream) is the pages' own data: authoritative as they are.
           return {
             registry: true,
             rcode: r.rcode,
-            authoritative: false,
+            authoritative: authoritative && r.alone,
             answers,
             authorities: r.authorities,
             trace,
@@ -357,15 +360,19 @@ export function createResolver(options: ResolverOptions): Resolver {
   };
 
   // A CNAME that leaves the registry is chased through the default upstreams, as a recursive
-  // server would. Without an upstream the client gets the CNAME alone (NOERROR) and chases it
-  // itself; a chase that fails is SERVFAIL.
+  // server would. Without default upstreams the client gets the CNAME alone (NOERROR, `alone`)
+  // and chases it itself; a chase that fails is SERVFAIL.
   async function outside(
     name: string,
     type: string,
     st: QueryState,
-  ): Promise<{ rcode: 0 | 2 | 3; answers: Answer[]; authorities: Answer[] }> {
-    if (!options.upstream) return { rcode: 0, answers: [], authorities: [] };
-    if (++st.upstream > st.limits.maxUpstream) return { rcode: 2, answers: [], authorities: [] };
+  ): Promise<{ rcode: 0 | 2 | 3; answers: Answer[]; authorities: Answer[]; alone: boolean }> {
+    const failed = { rcode: 2 as const, answers: [], authorities: [], alone: false };
+    if (!options.upstream || options.defaultUpstreams === false) {
+      st.trace?.push("  no default upstream: the CNAME is answered alone");
+      return { rcode: 0, answers: [], authorities: [], alone: true };
+    }
+    if (++st.upstream > st.limits.maxUpstream) return failed;
     try {
       const r = await options.upstream(name, type);
       st.trace?.push(`  upstream: rcode ${r.rcode}, ${r.answers.length} answer(s)`);
@@ -374,12 +381,13 @@ export function createResolver(options: ResolverOptions): Resolver {
           rcode: r.rcode,
           answers: relevant(r.answers, name),
           authorities: r.authorities.filter((a) => a.type === "SOA"),
+          alone: false,
         };
       }
     } catch (e) {
       st.trace?.push(`  upstream failed: ${(e as Error).message}`);
     }
-    return { rcode: 2, answers: [], authorities: [] };
+    return failed;
   }
 }
 

@@ -28,6 +28,7 @@ import {
   type Template,
   toTemplate,
 } from "../dns/wire.ts";
+import { type Question, questionOf } from "../dns/question.ts";
 import type { Resolver } from "../registry/resolver.ts";
 import { typeName } from "../dns/types.ts";
 import { createInflight, DROPPED, type InflightLimits } from "./inflight.ts";
@@ -40,11 +41,9 @@ export interface UpstreamReply {
   packet: dnsPacket.DecodedPacket;
 }
 
-/** Forwards a question to the upstream resolvers. */
+/** Forwards a question (wire form, as the client sent it but lowercased) to the upstreams. */
 export type Forward = (
-  name: string,
-  qtype: number,
-  qclass: number,
+  question: Question,
   dnssecOk: boolean,
   checkingDisabled: boolean,
 ) => Promise<UpstreamReply>;
@@ -188,9 +187,7 @@ export function createResponder(options: ResponderOptions): Responder {
     if (!options.forward || !origin.recursion) return null;
     stats.forwarded++;
     const up = await options.forward(
-      query.name,
-      query.qtype,
-      query.qclass,
+      questionOf(request, query),
       query.edns?.dnssecOk ?? false,
       query.cd,
     );

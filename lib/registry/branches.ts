@@ -1,7 +1,10 @@
 /**
- * The original DJDNS page format: `meta` plus an ordered list of `branches`, each with a
- * `selector`, `targets` and `records`. Parsing validates everything a query will rely on, so a
- * page either loads whole or is refused with an error naming the branch and record at fault.
+ * The branch format: the content every page has, whether it is a page file or a signed page's
+ * state. A {@linkcode BranchTable} is the original DJDNS page body, `meta` plus an ordered list of
+ * `branches`, each with a `selector`, `targets` and `records`. Parsing validates everything a
+ * query will rely on, so a table either loads whole or is refused with an error naming the branch
+ * and record at fault. Signed pages (`lib/page`) validate their states with it; the resolver walks
+ * it; where tables come from is the business of page sources (`lib/sources`).
  *
  * @module
  */
@@ -18,12 +21,12 @@ export const MAX_TARGETS = 16;
 /** Longest `meta` string, in characters. */
 export const MAX_META_LENGTH = 4096;
 
-/** Thrown when a page is invalid; the message names the page and the part at fault. */
-export class PageError extends Error {
-  /** Creates a page error; `where` names the page and part (`root.json: branch 3: record 0`). */
+/** Thrown when a branch table is invalid; the message names the page and the part at fault. */
+export class BranchTableError extends Error {
+  /** Creates the error; `where` names the page and part (`root.json: branch 3: record 0`). */
   constructor(where: string, message: string) {
     super(where ? `${where}: ${message}` : message);
-    this.name = "PageError";
+    this.name = "BranchTableError";
   }
 }
 
@@ -54,8 +57,8 @@ export interface Meta {
   policy?: string;
 }
 
-/** A validated page in the original format. */
-export interface Page {
+/** A validated branch table: the body of a page in the original DJDNS format. */
+export interface BranchTable {
   meta: Meta;
   branches: Branch[];
 }
@@ -100,14 +103,14 @@ export function parseTarget(text: unknown): Target {
 export function parseMeta(value: unknown, where = ""): Meta {
   if (value === undefined || value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
-    throw new PageError(where, "meta must be an object");
+    throw new BranchTableError(where, "meta must be an object");
   }
   const meta: Meta = {};
   for (const key of ["authority", "contact", "about", "policy"] as const) {
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) continue;
     if (typeof v !== "string" || v.length > MAX_META_LENGTH) {
-      throw new PageError(
+      throw new BranchTableError(
         where,
         `meta.${key} must be a string of at most ${MAX_META_LENGTH} characters`,
       );
@@ -119,52 +122,78 @@ export function parseMeta(value: unknown, where = ""): Meta {
 
 function list(value: unknown, max: number, what: string, where: string): unknown[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new PageError(where, `${what} must be a list`);
-  if (value.length > max) throw new PageError(where, `more than ${max} ${what}`);
+  if (!Array.isArray(value)) throw new BranchTableError(where, `${what} must be a list`);
+  if (value.length > max) throw new BranchTableError(where, `more than ${max} ${what}`);
   return value;
 }
 
-/** Parses the ordered `branches` list. Throws {@linkcode PageError} naming the branch at fault. */
+/** Parses the ordered `branches` list. Throws {@linkcode BranchTableError} naming the branch at fault. */
 export function parseBranches(value: unknown, where = ""): Branch[] {
-  if (!Array.isArray(value)) throw new PageError(where, "branches must be a list");
-  if (value.length > MAX_BRANCHES) throw new PageError(where, `more than ${MAX_BRANCHES} branches`);
-  return value.map((b, i) => {
-    const at = `${where ? where + ": " : ""}branch ${i}`;
-    if (b === null || typeof b !== "object" || Array.isArray(b)) {
-      throw new PageError(at, "branch must be an object");
-    }
-    const raw = b as Record<string, unknown>;
-    let selector: Selector;
-    try {
-      selector = compileSelector(raw.selector as string);
-    } catch (e) {
-      throw new PageError(at, (e as Error).message);
-    }
-    const at2 = `${at} (${JSON.stringify(selector.source)})`;
-    const targets = list(raw.targets, MAX_TARGETS, "targets", at2).map((t, j) => {
+  if (!Array.isArray(value)) throw new BranchTableError(where, "branches must be a list");
+  if (value.length > MAX_BRANCHES) {
+    throw new BranchTableError(where, `more than ${MAX_BRANCHES} branches`);
+  }
+  return value.map((b, i) => parseBranch(b, i, where));
+}
+
+/**
+ * Parses branch number `i` of a page named `where`. Throws {@linkcode BranchTableError} naming the
+ * branch (and its target or record) at fault.
+ */
+export function parseBranch(b: unknown, i: number, where = ""): Branch {
+  // Error locations are spelled out only when something fails: building them for each of
+  // 100,000 branches was a tenth of a big page's load time.
+  const at = () => `${where ? where + ": " : ""}branch ${i}`;
+  const at2 = () => `${at()} (${JSON.stringify(selector.source)})`;
+  if (b === null || typeof b !== "object" || Array.isArray(b)) {
+    throw new BranchTableError(at(), "branch must be an object");
+  }
+  const raw = b as Record<string, unknown>;
+  let selector: Selector;
+  try {
+    selector = compileSelector(raw.selector as string);
+  } catch (e) {
+    throw new BranchTableError(at(), (e as Error).message);
+  }
+  const rawTargets = raw.targets;
+  const targets = rawTargets === undefined || rawTargets === null ||
+      (Array.isArray(rawTargets) && rawTargets.length === 0)
+    ? NONE as Target[]
+    : list(rawTargets, MAX_TARGETS, "targets", at2()).map((t, j) => {
       try {
         return parseTarget(t);
       } catch (e) {
-        throw new PageError(`${at2}: target ${j}`, (e as Error).message);
+        throw new BranchTableError(`${at2()}: target ${j}`, (e as Error).message);
       }
     });
-    const records = list(raw.records, MAX_RECORDS, "records", at2).map((r, j) => {
+  const rawRecords = raw.records;
+  const records = rawRecords === undefined || rawRecords === null
+    ? []
+    : Array.isArray(rawRecords) && rawRecords.length <= MAX_RECORDS
+    ? rawRecords.map((r, j) => {
       try {
         return parseRecord(r);
       } catch (e) {
-        throw new PageError(`${at2}: record ${j}`, (e as Error).message);
+        throw new BranchTableError(`${at2()}: record ${j}`, (e as Error).message);
       }
-    });
-    return { selector, targets, records };
-  });
+    })
+    : list(rawRecords, MAX_RECORDS, "records", at2()) as PageRecord[];
+  // Most branches of big pages are `^name$` with records owned by that name: one string for
+  // both, not two (a 100,000-name page holds 100,000 fewer strings).
+  const own = selector.name;
+  if (own !== undefined) { for (const r of records) if (r.name === own) r.name = own; }
+  return { selector, targets, records };
 }
 
-/** Parses a whole page in the original format. `where` names it in errors (a file name). */
-export function parsePage(value: unknown, where = ""): Page {
+// One shared empty target list for the many branches without targets.
+const NONE: readonly Target[] = Object.freeze([]);
+
+/** Parses a whole branch table (a page body). `where` names it in errors (a file name). */
+export function parseBranchTable(value: unknown, where = ""): BranchTable {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new PageError(where, "page must be a JSON object");
+    throw new BranchTableError(where, "page must be a JSON object");
   }
   const v = value as Record<string, unknown>;
-  if (!("branches" in v)) throw new PageError(where, "page has no branches");
+  if (!("branches" in v)) throw new BranchTableError(where, "page has no branches");
   return { meta: parseMeta(v.meta, where), branches: parseBranches(v.branches, where) };
 }
