@@ -71,7 +71,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
   // The network (issue 9).
   status: async () => (await import("./status.ts")).statusMain,
-  zone: async () => (await import("./zone.ts")).zoneMain,
+  zone: withNodeClient(async () => (await import("./zone.ts")).zoneMain),
   import: async () => (await import("./import.ts")).importMain,
   prove: async () => (await import("./prove.ts")).proveMain,
   "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
