@@ -111,6 +111,9 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       "the zone import",
     );
 
+    // Every node stored what it verified (a refused write is logged as an error).
+    for (const n of nodes) assert.doesNotMatch(n.log(), /\[ERR\]|ERROR/, n.log());
+
     // Errors: one line, non-zero.
     for (
       const args of [

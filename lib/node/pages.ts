@@ -11,6 +11,7 @@
  * @module
  */
 import {
+  canonicalize,
   checkObject,
   decodeObject,
   linkedPageIds,
@@ -120,7 +121,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       cps.length > 0 && anchor.state
         ? {
           checkpointId: objectId(cps[cps.length - 1].checkpoint),
-          state: JSON.stringify(anchor.state),
+          state: canonicalize(anchor.state),
         }
         : undefined,
     );
@@ -137,7 +138,9 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     return {
       pageId: r.pageId,
       headId: r.log.head(),
-      state: JSON.stringify(state),
+      // The store checks that the text hashes to the state hash: the canonical form, not
+      // JSON.stringify's insertion order (a record written {rtype, rdata} was refused).
+      state: canonicalize(state),
       stateHash: r.log.stateHash(),
     };
   }
