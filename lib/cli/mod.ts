@@ -32,6 +32,7 @@ Commands:
   zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
   import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
   prove NAME [TYPE]        write a portable proof of a registry answer
+  testnet up|down          a local djdns network in one command
   verify-proof FILE        check a proof offline against a trust anchor
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
@@ -73,6 +74,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./status.ts")).statusMain,
   zone: withNodeClient(async () => (await import("./zone.ts")).zoneMain),
   import: async () => (await import("./import.ts")).importMain,
+  testnet: async () => (await import("./testnet.ts")).testnetMain,
   prove: async () => (await import("./prove.ts")).proveMain,
   "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
 };
