@@ -6,18 +6,8 @@
  * line and a non-zero exit.
  */
 import assert from "node:assert/strict";
-import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
+import { djdnsCli as djdns, djdnsOk as ok } from "./helpers/djdns.ts";
 import { aRecords, startNode, until } from "./helpers/net.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
-
-async function ok(...args: string[]): Promise<{ id: string; stdout: string; stderr: string }> {
-  const r = await djdns(...args);
-  assert.equal(r.code, 0, `djdns ${args.join(" ")}: ${r.stderr}`);
-  return { id: r.stdout.trim().split("\n").at(-1)!, stdout: r.stdout, stderr: r.stderr };
-}
 
 Deno.test("moderators through running nodes: --node propose, approve, delegate, zone import", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "djdns-modnet-" });

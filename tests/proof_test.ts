@@ -5,17 +5,7 @@
  * checkpoint state, a dropped approval, a changed claim, a foreign anchor, an unlinked page).
  */
 import assert from "node:assert/strict";
-import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
-
-async function ok(...args: string[]): Promise<{ id: string; stdout: string; stderr: string }> {
-  const r = await djdns(...args);
-  assert.equal(r.code, 0, `djdns ${args.join(" ")}: ${r.stderr}`);
-  return { id: r.stdout.trim().split("\n").at(-1)!, stdout: r.stdout, stderr: r.stderr };
-}
+import { djdnsCli as djdns, djdnsOk as ok } from "./helpers/djdns.ts";
 
 Deno.test("prove and verify-proof: a three-level name, offline, tampering refused", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "djdns-proof-" });

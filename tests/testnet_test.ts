@@ -4,12 +4,8 @@
  * `testnet down` stops them, and `up` again resumes the same network with what it stored.
  */
 import assert from "node:assert/strict";
-import { dig, djdnsTaskArgs, run } from "./helpers/djdns.ts";
+import { dig, djdnsCli as djdns, djdnsTaskArgs } from "./helpers/djdns.ts";
 import { until } from "./helpers/net.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
 
 interface Up {
   process: Deno.ChildProcess;
