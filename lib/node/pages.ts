@@ -129,7 +129,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       cps.length > 0 && anchor.state
         ? {
           checkpointId: objectId(cps[cps.length - 1].checkpoint),
-          state: JSON.stringify(anchor.state),
+          state: canonicalize(anchor.state),
         }
         : undefined,
     );
@@ -146,7 +146,8 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     return {
       pageId: r.pageId,
       headId: r.log.head(),
-      // The canonical form: the stored state must hash to the state hash (the store checks).
+      // The store checks that the text hashes to the state hash: the canonical form, not
+      // JSON.stringify's insertion order (a record written {rtype, rdata} was refused).
       state: canonicalize(state),
       stateHash: r.log.stateHash(),
     };
