@@ -33,6 +33,7 @@ import {
   checkObject,
   type CheckpointApproval,
   type CheckpointEvidence,
+  encodeObject,
   type Evidence,
   type Genesis,
   objectId,
@@ -40,6 +41,7 @@ import {
   verifyApproval,
   verifyCheckpointApproval,
 } from "./objects.ts";
+import { MAX_EVENT_BYTES } from "./limits.ts";
 import { createPool, NO_SOURCE } from "./pool.ts";
 import { addApprover, countPower, reaches } from "./power.ts";
 import { type PageState, stateHash } from "./state.ts";
@@ -186,8 +188,17 @@ export interface PageLog {
   held(): { events: number; approvals: number; checkpointApprovals: number };
 }
 
-/** Most events held that are not applied: orphans, and events no participant approved yet. */
-export const MAX_HELD_EVENTS = 4096;
+/**
+ * Bytes of events held that are not applied (orphans, and events no participant approved yet):
+ * canonical bytes counted in {@linkcode HELD_EVENT_UNIT}-byte units, at least one per event.
+ */
+export const MAX_HELD_EVENT_BYTES = 4 * 1024 * 1024;
+/** The unit events are charged in: an event of up to this many bytes costs one. */
+export const HELD_EVENT_UNIT = 512;
+/** Units of the largest event. */
+const MAX_EVENT_UNITS = Math.ceil(MAX_EVENT_BYTES / HELD_EVENT_UNIT);
+/** Most events held that are not applied (all of the smallest size). */
+export const MAX_HELD_EVENTS = MAX_HELD_EVENT_BYTES / HELD_EVENT_UNIT;
 /**
  * Most approvals held undecided: of events not known, or under a parent whose state is not known
  * (the signer may not be a participant).
@@ -870,10 +881,12 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       known.parent = event.parent;
       if (nodes.has(id)) return "duplicate";
       // A full pool first applies what it can (applied events leave it).
-      if (eventPool.size >= eventPool.max && dirty.size > 0) settle();
+      if (eventPool.size + MAX_EVENT_UNITS > eventPool.max && dirty.size > 0) settle();
       const n = newNode(id, event, event.parent);
       const source = sourceOf(options);
-      if (source !== null) eventPool.add(id, source, n);
+      if (source !== null) {
+        eventPool.add(id, source, n, Math.ceil(encodeObject(event).length / HELD_EVENT_UNIT));
+      }
       const parent = nodeOf(event.parent); // in a chain, the last event added
       nodes.set(id, n);
       lastNode = n;
