@@ -4,9 +4,16 @@
  * its state current. The result is a pure function of the set of objects held (see
  * docs/PROTOCOL.md §6): every node holding the same set computes the same head and state.
  *
- * Work is incremental: an event is applied once, when its parent's state is known; an approval
- * re-counts only its event; a new acceptance moves the head from where it changed. Nothing
- * replays history.
+ * Work is incremental: an event is applied once, when its parent's state is known and a
+ * participant of it approved the event (an event nobody entitled to vote approved costs no
+ * state); an approval adds only the delegation paths through its signer to its event's count; a
+ * new acceptance moves the head from where it changed. Nothing replays history.
+ *
+ * Every `add…` call classifies what it is given (see {@linkcode AddResult}): `"added"` (valid and
+ * new: forward it), `"duplicate"` or `"held"` (ignore it, without penalty), or a thrown
+ * `SignedPageError` (invalid: reject it). What cannot be judged yet is held in bounded pools,
+ * charged to its source (`{ source }`), oldest first evicted from the source holding most, so a
+ * flood from one source never keeps another's objects out (docs/PROTOCOL.md §11).
  *
  * @module
  */
