@@ -47,7 +47,14 @@ export {
 } from "./governance.ts";
 export { type HandlerName, HANDLERS, type Track } from "./handlers.ts";
 export type { Op, PathKey } from "./path.ts";
-export { linkedPageIds, type PageState, stateBranches, stateHash, validateState } from "./state.ts";
+export {
+  linkedPageIds,
+  type PageState,
+  stateBranches,
+  stateHash,
+  stateSize,
+  validateState,
+} from "./state.ts";
 export { type Applied, applyEvent } from "./apply.ts";
 export {
   type Approval,
