@@ -139,3 +139,22 @@ export async function fixtureRegistry(upstreamPort?: number): Promise<string> {
   await copy(src, dir);
   return dir;
 }
+
+/** Runs `djdns ARGS…` with the binary's permission flags, to completion. */
+export async function djdnsCli(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
+}
+
+/**
+ * Runs `djdns ARGS…`, which must exit 0; returns the last line of its stdout (the id the
+ * moderator commands print last) and its output.
+ */
+export async function djdnsOk(
+  ...args: string[]
+): Promise<{ id: string; stdout: string; stderr: string }> {
+  const r = await djdnsCli(...args);
+  if (r.code !== 0) throw new Error(`djdns ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return { id: r.stdout.trim().split("\n").at(-1)!, stdout: r.stdout, stderr: r.stderr };
+}
