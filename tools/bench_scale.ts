@@ -47,6 +47,7 @@ const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const BIG = Number(values.names);
 const SMALL = 10;
+const LIMIT_MS = 60_000;
 
 const host = (i: number) => `h${i}.example`;
 const ip = (i: number) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`;
@@ -194,7 +195,15 @@ async function spawn(
   while (reply === null) {
     sock.send(q, port, "127.0.0.1");
     reply = await Promise.race([answered, new Promise<null>((r) => setTimeout(() => r(null), 5))]);
-    if (performance.now() - t0 > 60_000) throw new Error("no answer within 60 s");
+    if (reply === null && performance.now() - t0 > LIMIT_MS) {
+      // The code before this work validated a signed page's branches in quadratic time.
+      sock.close();
+      child.kill("SIGKILL");
+      await child.status;
+      if (tree === undefined) throw new Error(`no answer within ${LIMIT_MS / 1000} s`);
+      const none = { child, port, stop: () => Promise.resolve() };
+      return { server: none, ms: Infinity, rss: NaN, hwm: NaN, rcode: -1 };
+    }
   }
   const ms = performance.now() - t0;
   sock.close();
@@ -326,10 +335,10 @@ async function main(): Promise<void> {
   console.log("| start, page | to first answer | RSS then | peak RSS (VmHWM) |");
   console.log("| --- | --- | --- | --- |");
   for (const [k, v] of Object.entries(starts)) {
+    const ms = median(v.ms);
+    const time = ms === Infinity ? `> ${LIMIT_MS / 1000} s (no answer)` : `${ms.toFixed(0)} ms`;
     console.log(
-      `| ${k} | ${median(v.ms).toFixed(0)} ms | ${median(v.rss).toFixed(0)} MB | ${
-        median(v.hwm).toFixed(0)
-      } MB |`,
+      `| ${k} | ${time} | ${median(v.rss).toFixed(0)} MB | ${median(v.hwm).toFixed(0)} MB |`,
     );
   }
   console.log("\n| dnsperf -c 1 -q 100, " + SECONDS + " s | qps |");
