@@ -62,7 +62,7 @@ const rootPage = (target: string) =>
   JSON.stringify({ branches: [{ selector: "\\.example$", targets: [target] }] });
 
 /** A page directory whose root delegates `.example` to a page file holding `n` names. */
-async function pageDir(n: number): Promise<string> {
+export async function pageDir(n: number): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "djdns-scale-" });
   await Deno.writeTextFile(`${dir}/root.json`, rootPage("names.json"));
   const page = {
@@ -78,7 +78,7 @@ async function pageDir(n: number): Promise<string> {
  * signed ADD_BRANCH event (with its approval) per name, head and materialized state; and a page
  * directory whose root delegates `.example` to that page.
  */
-async function signedDirs(n: number): Promise<{ pages: string; data: string }> {
+export async function signedDirs(n: number): Promise<{ pages: string; data: string }> {
   const data = await Deno.makeTempDir({ prefix: "djdns-scale-data-" });
   const secret = sha256(new TextEncoder().encode("djdns scale bench key"));
   const pub = publicKeyOf(secret).toHex();
@@ -240,71 +240,75 @@ const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.
 
 // ---------------------------------------------------------------------------------------------
 
-const deps = await new Deno.Command("bash", { args: [`${ROOT}tools/test_deps.sh`, "dnsperf"] })
-  .output();
-if (!deps.success) throw new Error("cannot install dnsperf");
+async function main(): Promise<void> {
+  const deps = await new Deno.Command("bash", { args: [`${ROOT}tools/test_deps.sh`, "dnsperf"] })
+    .output();
+  if (!deps.success) throw new Error("cannot install dnsperf");
 
-console.error(`building fixtures: ${BIG} names (page file and signed page), ${SMALL} names…`);
-const big = await pageDir(BIG);
-const small = await pageDir(SMALL);
-const signed = await signedDirs(BIG);
-const files: Record<string, string> = {};
-const tmp = await Deno.makeTempDir({ prefix: "djdns-scale-q-" });
-const write = async (name: string, lines: string[]) => {
-  files[name] = `${tmp}/${name}.txt`;
-  await Deno.writeTextFile(files[name], lines.join("\n") + "\n");
-};
-await write("unknown", Array.from({ length: 100_000 }, (_, i) => `nx${i}.example A`));
-await write("known", Array.from({ length: 100_000 }, (_, i) => `${host((i * 7919) % BIG)} A`));
-await write("small", Array.from({ length: 1000 }, (_, i) => `${host(i % SMALL)} A`));
+  console.error(`building fixtures: ${BIG} names (page file and signed page), ${SMALL} names…`);
+  const big = await pageDir(BIG);
+  const small = await pageDir(SMALL);
+  const signed = await signedDirs(BIG);
+  const files: Record<string, string> = {};
+  const tmp = await Deno.makeTempDir({ prefix: "djdns-scale-q-" });
+  const write = async (name: string, lines: string[]) => {
+    files[name] = `${tmp}/${name}.txt`;
+    await Deno.writeTextFile(files[name], lines.join("\n") + "\n");
+  };
+  await write("unknown", Array.from({ length: 100_000 }, (_, i) => `nx${i}.example A`));
+  await write("known", Array.from({ length: 100_000 }, (_, i) => `${host((i * 7919) % BIG)} A`));
+  await write("small", Array.from({ length: 1000 }, (_, i) => `${host(i % SMALL)} A`));
 
-const starts: Record<string, { ms: number[]; rss: number[]; hwm: number[] }> = {};
-const perf: Record<string, number[]> = {};
-const record = (k: string, r: { ms: number; rss: number; hwm: number }) => {
-  starts[k] ??= { ms: [], rss: [], hwm: [] };
-  starts[k].ms.push(r.ms);
-  starts[k].rss.push(r.rss);
-  starts[k].hwm.push(r.hwm);
-};
-for (let round = 0; round < ROUNDS; round++) {
-  const s = await spawn(["--pages", small], host(SMALL - 1));
-  record("10-name page file", s);
-  perf["10-name page, its names"] ??= [];
-  perf["10-name page, its names"].push((await dnsperf(s.server.port, files.small)).qps);
-  await s.server.stop();
+  const starts: Record<string, { ms: number[]; rss: number[]; hwm: number[] }> = {};
+  const perf: Record<string, number[]> = {};
+  const record = (k: string, r: { ms: number; rss: number; hwm: number }) => {
+    starts[k] ??= { ms: [], rss: [], hwm: [] };
+    starts[k].ms.push(r.ms);
+    starts[k].rss.push(r.rss);
+    starts[k].hwm.push(r.hwm);
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const s = await spawn(["--pages", small], host(SMALL - 1));
+    record("10-name page file", s);
+    perf["10-name page, its names"] ??= [];
+    perf["10-name page, its names"].push((await dnsperf(s.server.port, files.small)).qps);
+    await s.server.stop();
 
-  const b = await spawn(["--pages", big], host(BIG - 1));
-  record(`${BIG}-name page file`, b);
-  for (const [label, file] of [["unknown names", files.unknown], ["its names", files.known]]) {
-    const r = await dnsperf(b.server.port, file);
-    (perf[`${BIG}-name page, ${label}`] ??= []).push(r.qps);
-    console.error(`round ${round}: ${label}: ${r.qps} qps, lost ${r.lost}, ${r.rcodes}`);
+    const b = await spawn(["--pages", big], host(BIG - 1));
+    record(`${BIG}-name page file`, b);
+    for (const [label, file] of [["unknown names", files.unknown], ["its names", files.known]]) {
+      const r = await dnsperf(b.server.port, file);
+      (perf[`${BIG}-name page, ${label}`] ??= []).push(r.qps);
+      console.error(`round ${round}: ${label}: ${r.qps} qps, lost ${r.lost}, ${r.rcodes}`);
+    }
+    await b.server.stop();
+
+    const g = await spawn(["--pages", signed.pages, "--data", signed.data], host(BIG - 1));
+    record(`${BIG}-name signed page (data directory)`, g);
+    await g.server.stop();
   }
-  await b.server.stop();
 
-  const g = await spawn(["--pages", signed.pages, "--data", signed.data], host(BIG - 1));
-  record(`${BIG}-name signed page (data directory)`, g);
-  await g.server.stop();
-}
-
-const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1];
-console.log(
-  `\nMachine: nproc ${navigator.hardwareConcurrency}, ${cpu}, Deno ${Deno.version.deno}, ` +
-    `${new Date().toISOString()}; ${ROUNDS} rounds, medians.\n`,
-);
-console.log("| start, page | to first answer | RSS then | peak RSS (VmHWM) |");
-console.log("| --- | --- | --- | --- |");
-for (const [k, v] of Object.entries(starts)) {
+  const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1];
   console.log(
-    `| ${k} | ${median(v.ms).toFixed(0)} ms | ${median(v.rss).toFixed(0)} MB | ${
-      median(v.hwm).toFixed(0)
-    } MB |`,
+    `\nMachine: nproc ${navigator.hardwareConcurrency}, ${cpu}, Deno ${Deno.version.deno}, ` +
+      `${new Date().toISOString()}; ${ROUNDS} rounds, medians.\n`,
   );
-}
-console.log("\n| dnsperf -c 1 -q 100, " + SECONDS + " s | qps |");
-console.log("| --- | --- |");
-for (const [k, v] of Object.entries(perf)) console.log(`| ${k} | ${median(v).toFixed(0)} |`);
+  console.log("| start, page | to first answer | RSS then | peak RSS (VmHWM) |");
+  console.log("| --- | --- | --- | --- |");
+  for (const [k, v] of Object.entries(starts)) {
+    console.log(
+      `| ${k} | ${median(v.ms).toFixed(0)} ms | ${median(v.rss).toFixed(0)} MB | ${
+        median(v.hwm).toFixed(0)
+      } MB |`,
+    );
+  }
+  console.log("\n| dnsperf -c 1 -q 100, " + SECONDS + " s | qps |");
+  console.log("| --- | --- |");
+  for (const [k, v] of Object.entries(perf)) console.log(`| ${k} | ${median(v).toFixed(0)} |`);
 
-for (const d of [big, small, signed.pages, signed.data, tmp]) {
-  await Deno.remove(d, { recursive: true });
+  for (const d of [big, small, signed.pages, signed.data, tmp]) {
+    await Deno.remove(d, { recursive: true });
+  }
 }
+
+if (import.meta.main) await main();

@@ -267,7 +267,13 @@ export function createResponder(options: ResponderOptions): Responder {
     origin: Origin,
     rcode: number,
   ): Uint8Array {
-    const out = errorReply(request, rcode, query.edns !== null, query.questionEnd);
+    const out = errorReply(
+      request,
+      rcode,
+      query.edns !== null,
+      query.questionEnd,
+      query.edns?.dnssecOk,
+    );
     if (options.forward === undefined || !origin.recursion) out[3] &= ~0x80;
     return out;
   }
@@ -282,8 +288,17 @@ export function createResponder(options: ResponderOptions): Responder {
       const parsed = parseQuery(request);
       if (!parsed.ok) {
         if (parsed.rcode < 0) return null;
-        const out = errorReply(request, parsed.rcode, parsed.edns, parsed.questionEnd);
-        if (options.forward === undefined || !origin.recursion) out[3] &= ~0x80;
+        const out = errorReply(
+          request,
+          parsed.rcode,
+          parsed.edns,
+          parsed.questionEnd,
+          parsed.dnssecOk,
+        );
+        // RA only on answers to queries: an unknown opcode's NOTIMP says nothing of recursion.
+        if (
+          options.forward === undefined || !origin.recursion || parsed.rcode === RCODE.NOTIMP
+        ) out[3] &= ~0x80;
         return out;
       }
       const query = parsed.query;
