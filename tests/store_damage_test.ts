@@ -194,7 +194,7 @@ Deno.test("store damage: one byte changed in a stored event is refused everywher
     assert.deepEqual(r.stdout.split("\n").filter((l) => l.startsWith("damaged:")), [
       `damaged: event ${id} of page ${a.pageId}: its bytes do not hash to its id`,
     ]);
-    assert.match(r.stdout, /^checked 121 objects and 1 pages: 1 damaged record\(s\)$/m);
+    assert.match(r.stdout, /^checked 121 object\(s\) and 1 page\(s\): 1 damaged record\(s\)$/m);
     assert.match(r.stdout, /djdns store repair --data /);
     assert.equal(fileHash(db), before, "verify writes nothing");
 

@@ -133,7 +133,7 @@ function verify(dir: string, json: boolean): number {
     } else {
       for (const p of r.structure) console.log(`structure: ${p}`);
       console.log(
-        `checked ${r.objects} objects and ${r.pages} pages: ${r.damaged} damaged record(s)` +
+        `checked ${r.objects} object(s) and ${r.pages} page(s): ${r.damaged} damaged record(s)` +
           (r.structure.length > 0 ? `, SQLite structure damaged (${r.structure.length})` : ""),
       );
       if (r.structure.length > 0) {

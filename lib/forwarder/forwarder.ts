@@ -8,11 +8,14 @@ import { randomInt } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
 import { createHealth } from "./health.ts";
+import { createUpstreamStats } from "./stats.ts";
 import { ipFamily } from "../dns/ip.ts";
 import { nameText } from "../dns/name.ts";
 import { buildQuery, checkReply, isTruncated, type Question, rcodeOf } from "../dns/question.ts";
 import { typeName } from "../dns/types.ts";
+import { httpsExchange } from "./https.ts";
 import { tcpExchange } from "./tcp.ts";
+import { tlsExchange } from "./tls.ts";
 import { ExchangeError, udpExchange } from "./udp.ts";
 import type {
   Forwarder,
@@ -49,6 +52,14 @@ function upstreamProblem(upstream: Upstream): string | undefined {
   if (!Number.isInteger(upstream.port) || upstream.port < 1 || upstream.port > 65535) {
     return `bad upstream port: ${upstream.port}`;
   }
+  const protocol = upstream.protocol ?? "dns";
+  if (!["dns", "tls", "https"].includes(protocol)) return `bad upstream protocol: ${protocol}`;
+  if (upstream.path !== undefined && (protocol !== "https" || !/^\/[!-~]*$/.test(upstream.path))) {
+    return `bad upstream path: ${upstream.path}`;
+  }
+  if (upstream.tlsName !== undefined && protocol !== "tls") {
+    return "a certificate name is for TLS upstreams";
+  }
   return undefined;
 }
 
@@ -71,8 +82,16 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   if (badUpstream !== undefined) throw new RangeError(badUpstream);
   const defaultUpstreams = [...options.upstreams];
   const health = createHealth();
+  const counts = createUpstreamStats();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
+  // One HTTP client for every HTTPS upstream: it pools their connections (and HTTP/2 streams).
+  let client: Deno.HttpClient | undefined;
+  const httpClient = () =>
+    client ??= Deno.createHttpClient({
+      caCerts: options.caCerts ? [...options.caCerts] : undefined,
+      poolIdleTimeout: 30_000,
+    });
 
   async function tryUpstream(
     upstream: Upstream,
@@ -108,10 +127,19 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       return { bytes, packet: packet! };
     };
     try {
-      let reply = await exchange(udpExchange);
-      if (isTruncated(reply.bytes)) {
-        transport = "tcp";
-        reply = await exchange(tcpExchange);
+      let reply;
+      if (upstream.protocol === "tls") {
+        transport = "tls";
+        reply = await exchange((o) => tlsExchange({ ...o, caCerts: options.caCerts }));
+      } else if (upstream.protocol === "https") {
+        transport = "https";
+        reply = await exchange((o) => httpsExchange({ ...o, client: httpClient() }));
+      } else {
+        reply = await exchange(udpExchange);
+        if (isTruncated(reply.bytes)) {
+          transport = "tcp";
+          reply = await exchange(tcpExchange);
+        }
       }
       const retry = RETRY_RCODES.get(rcodeOf(reply.bytes));
       if (retry !== undefined) return { upstream, transport, reason: retry };
@@ -156,6 +184,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const late = new Set<number>();
     const fail = (upstream: Upstream, outcome: FailedTry) => {
       health.failure(upstream);
+      counts.failure(upstream, outcome.reason);
       failed.push(outcome);
       logger.warn("upstream {upstream} failed for {name} {qtype} over {transport}: {reason}", {
         upstream: formatUpstream(upstream),
@@ -214,6 +243,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         pending.delete(key);
         if ("packet" in outcome) {
           health.success(upstream);
+          counts.answer(upstream);
           return outcome;
         }
         if (outcome.reason === "closed") {
@@ -234,6 +264,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   }
 
   return {
+    upstreamStats: () => counts.list(),
     query(question, opts = {}) {
       if (closing.signal.aborted) {
         return Promise.reject(new ForwardError("closed", "forwarder closed"));
@@ -251,6 +282,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     async close() {
       closing.abort();
       await Promise.all(inFlight);
+      client?.close();
     },
   };
 }

@@ -15,7 +15,12 @@ import type { LoadedPage } from "../registry/source.ts";
 import type { Store } from "../store/mod.ts";
 import type { Forwarder } from "../forwarder/mod.ts";
 import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
-import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
+import {
+  createResolver,
+  DEFAULT_LIMITS,
+  type Resolver,
+  type UpstreamQuery,
+} from "../registry/resolver.ts";
 import type { PageSource } from "../registry/source.ts";
 import type { Forward } from "../server/responder.ts";
 
@@ -150,16 +155,21 @@ export async function loadRegistry(opts: RegistryOptions): Promise<Registry> {
 }
 
 /**
- * Wires the registry and forwarder into a resolver. `onMissing` (a networked node) is asked for
- * a `djdns:` page the registry does not hold, with the page that links to it; it resolves with
- * the verified page, or rejects (the walk then answers SERVFAIL).
+ * Wires the registry and forwarder into a resolver. On a networked node, `net.onMissing` is asked
+ * for a `djdns:` page the registry does not hold, with the page that links to it; it resolves
+ * with the verified page, or rejects (the walk then answers SERVFAIL); `net.onUse` hears of every
+ * signed page a walk used.
  */
 export function resolverFor(
   registry: Registry,
   forwarder: Forwarder | undefined,
   hasDefault: boolean,
-  onMissing?: (pageId: string, from: LoadedPage) => Promise<LoadedPage>,
-  onUse?: (pageId: string) => void,
+  net?: {
+    onMissing: (pageId: string, from: LoadedPage) => Promise<LoadedPage>;
+    onUse: (pageId: string) => void;
+    /** How long `onMissing` may take: added to the walk's time limit. */
+    waitMs: number;
+  },
 ): Resolver {
   const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
     // The resolver asks without a server only when told there are default upstreams.
@@ -176,9 +186,12 @@ export function resolverFor(
   let serial = 1;
   let last = registry.snapshot;
   const base = snapshotSource(() => registry.snapshot);
-  const source: PageSource = onMissing ? withFetch(base, onMissing, onUse) : base;
+  const source: PageSource = net ? withFetch(base, net.onMissing, net.onUse) : base;
   return createResolver({
     source,
+    // The walk's time limit is wall-clock: a query that waits for a page from peers may take
+    // that long more (the work limit still bounds the CPU it spends).
+    limits: net ? { maxMs: DEFAULT_LIMITS.maxMs + net.waitMs } : undefined,
     upstream,
     defaultUpstreams: hasDefault,
     now: () => performance.now(),

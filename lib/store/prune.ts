@@ -142,7 +142,13 @@ export function prune(
     if (anchorState.length > conn.limits.maxStateBytes) {
       throw new StoreError("invariant", `anchor state of page ${pageId} is over the size limit`);
     }
-    checkRootState(conn, pno, checkpoint, anchorState, `pruning page ${pageId}; nothing pruned`);
+    anchorState = checkRootState(
+      conn,
+      pno,
+      checkpoint,
+      anchorState,
+      `pruning page ${pageId}; nothing pruned`,
+    );
 
     const events = stmt(
       conn,

@@ -6,7 +6,13 @@
  */
 import { type Conn, idBytes, stmt, writeTx } from "./conn.ts";
 import { StoreError } from "./errors.ts";
-import { committedStateHash, damagedError, digest, objectProblem, sameBytes } from "./integrity.ts";
+import {
+  canonicalState,
+  committedStateHash,
+  damagedError,
+  objectProblem,
+  sameBytes,
+} from "./integrity.ts";
 import { KIND_CODES } from "./schema.ts";
 import type { Batch, BatchResult, ObjectKind, StoredObject } from "./types.ts";
 
@@ -138,13 +144,14 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
     const head = idBytes(h.headId, "head id");
     const hash = idBytes(h.stateHash, "state hash");
     checkState(h.state, limits.maxStateBytes, `state of page ${h.pageId}`);
-    if (!sameBytes(digest(h.state), hash)) {
+    const state = canonicalState(h.state, h.stateHash);
+    if (state === null) {
       throw new StoreError(
         "invariant",
         `state of page ${h.pageId} does not hash to its state hash ${h.stateHash}`,
       );
     }
-    return { h, page, head, hash };
+    return { h, page, head, hash, state };
   });
   const roots = (batch.roots ?? []).map((r) => {
     const page = idBytes(r.pageId, "root page id");
@@ -263,13 +270,13 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
 
     for (const { r, page, checkpoint } of roots) {
       const pno = pnoOf(r.pageId, page);
-      checkRootState(conn, pno, checkpoint, r.state, `root of page ${r.pageId}`);
+      const state = checkRootState(conn, pno, checkpoint, r.state, `root of page ${r.pageId}`);
       stmt(
         conn,
         "UPDATE pages SET root_checkpoint = ?, root_state = ?, updated_at = ? WHERE pno = ?",
-      ).run(checkpoint, r.state, now, pno);
+      ).run(checkpoint, state, now, pno);
     }
-    for (const { h, page, head, hash } of heads) {
+    for (const { h, page, head, hash, state } of heads) {
       const pno = pnoOf(h.pageId, page);
       if (!isEventOrAnchor(conn, head, pno)) {
         throw new StoreError(
@@ -280,7 +287,7 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
       stmt(
         conn,
         "UPDATE pages SET head = ?, state = ?, state_hash = ?, updated_at = ? WHERE pno = ?",
-      ).run(head, h.state, hash, now, pno);
+      ).run(head, state, hash, now, pno);
     }
     return { inserted: added.length, duplicates };
   });
@@ -329,9 +336,9 @@ function checkLimits(conn: Conn, sno: number, source: string, touched: number[])
 }
 
 /**
- * Throws unless `checkpoint` is a stored checkpoint of page `pno` and `state` hashes to the state
- * hash it commits to: a root state is what a pruned page restarts from, so it must be exactly the
- * state the checkpoint certifies.
+ * Throws unless `checkpoint` is a stored checkpoint of page `pno` and `state` is the state it
+ * commits to (a root state is what a pruned page restarts from, so it must be exactly the state
+ * the checkpoint certifies); returns the text to store (canonical, see `canonicalState`).
  */
 export function checkRootState(
   conn: Conn,
@@ -339,7 +346,7 @@ export function checkRootState(
   checkpoint: Uint8Array,
   state: string,
   what: string,
-): void {
+): string {
   const row = stmt(
     conn,
     `SELECT bytes FROM objects WHERE id = ? AND kind = ${KIND_CODES.checkpoint} AND pno = ?`,
@@ -351,11 +358,13 @@ export function checkRootState(
     );
   }
   const want = committedStateHash(row.bytes);
-  if (want === null || digest(state).toHex() !== want) {
+  const text = want === null ? null : canonicalState(state, want);
+  if (text === null) {
     throw new StoreError(
       "invariant",
       `${what}: the state does not hash to the state hash checkpoint ${checkpoint.toHex()} ` +
         `commits to (${want ?? "none"})`,
     );
   }
+  return text;
 }
