@@ -52,6 +52,24 @@ function keyOf(i: number) {
   return { secretKey, hex: publicKeyOf(secretKey).toHex() };
 }
 
+/** An approval by `k` of `event`, signed for `parent` (whether or not it is the event's). */
+function signedClaim(
+  k: { secretKey: Uint8Array; hex: string },
+  page: string,
+  parent: string,
+  event: string,
+): Approval {
+  return checkObject({
+    type: "approval",
+    v: 1,
+    page,
+    parent,
+    event,
+    key: k.hex,
+    sig: sign(k.secretKey, approvalMessage(page, parent, event)).toHex(),
+  }, "approval");
+}
+
 /** Seeded mulberry32. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -235,18 +253,8 @@ if (run(2)) {
   // Through a log, signatures included (every approval verified once).
   const g = createGenesis({ participants: { [k.hex]: { weight: 1 } } });
   const pid = objectId(g);
-  const signed = (parent: string, i: number) => {
-    const event = sha256(enc.encode(`x${i}`)).toHex();
-    return checkObject({
-      type: "approval",
-      v: 1,
-      page: pid,
-      parent,
-      event,
-      key: k.hex,
-      sig: sign(k.secretKey, approvalMessage(pid, parent, event)).toHex(),
-    }, "approval");
-  };
+  const signed = (parent: string, i: number) =>
+    signedClaim(k, pid, parent, sha256(enc.encode(`x${i}`)).toHex());
   const M = quick ? 2000 : N;
   const one = Array.from({ length: M }, (_, i) => signed(pid, i));
   const many = Array.from({ length: M }, (_, i) => signed(sha256(enc.encode(`q${i}`)).toHex(), i));
@@ -329,15 +337,7 @@ if (run(3)) {
   for (let i = 0; i < nApp; i++) {
     const parent = randomId();
     const event = randomId();
-    flood.push(checkObject({
-      type: "approval",
-      v: 1,
-      page: pid,
-      parent,
-      event,
-      key: junkKey.hex,
-      sig: sign(junkKey.secretKey, approvalMessage(pid, parent, event)).toHex(),
-    }, "approval"));
+    flood.push(signedClaim(junkKey, pid, parent, event));
   }
   log = createPageLog(g);
   base = heap();
@@ -367,16 +367,7 @@ if (run(3)) {
     // Half under the genesis (known: a non-participant is refused), half under made-up parents.
     const parent = i % 2 ? pid : randomId();
     const k = outsiders[i % outsiders.length];
-    const event = objectId(target);
-    mismatch.push({
-      type: "approval",
-      v: 1,
-      page: pid,
-      parent,
-      event,
-      key: k.hex,
-      sig: sign(k.secretKey, approvalMessage(pid, parent, event)).toHex(),
-    });
+    mismatch.push(signedClaim(k, pid, parent, objectId(target)));
   }
   base = heap(); // the input itself is not the log's
   let refused = 0;
