@@ -160,10 +160,11 @@ Deno.test("e2e: registry answers, forwarding, cache, EDNS and truncation", async
       }
     });
 
-    await t.step("ANY returns every record of the name", async () => {
+    await t.step("ANY returns one RRset of the name (RFC 8482)", async () => {
       const r = await digq(p, "mail.hype", "ANY");
       assert.equal(r.status, "NOERROR");
-      assert.deepEqual(r.answer.map((a) => a.type).sort(), ["CAA", "MX", "TXT"]);
+      assert.equal(new Set(r.answer.map((a) => a.type)).size, 1, r.text);
+      assert.ok(["CAA", "MX", "TXT"].includes(r.answer[0].type), r.text);
     });
 
     await t.step("a CNAME inside the registry is chased, AA stays set", async () => {

@@ -225,25 +225,29 @@ Deno.test("tcp: --tcp-max 4: a new connection replaces the oldest idle one", asy
     const p = s.port;
     const conns: TcpClient[] = [];
     try {
+      // One at a time, each accept awaited before the next connect, so "the oldest" is the
+      // first connected: the first four are answered (proof of accept, and idle again after);
+      // each later one replaces the oldest still open, which the server then closes.
       for (let i = 0; i < 10; i++) {
-        conns.push(await TcpClient.connect(p));
-        // Accept order must follow connect order for "the oldest" to mean anything.
-        await sleep(20);
-      }
-      const answered: number[] = [];
-      const closed: number[] = [];
-      await Promise.all(conns.map(async (c, i) => {
-        try {
-          const reply = await c.exchange(buildQuery({ id: i, name: "in.root.demo" }), 1500);
-          if (reply && header(reply).id === i) answered.push(i);
-          else if (c.isClosed || await c.waitClosed(500)) closed.push(i);
-        } catch {
-          closed.push(i); // reset while writing
+        const c = await TcpClient.connect(p);
+        conns.push(c);
+        if (i < 4) {
+          const reply = await c.exchange(buildQuery({ id: i, name: "in.root.demo" }), 3000);
+          assert.equal(reply && header(reply).id, i, `connection ${i} was not answered`);
+        } else {
+          assert.ok(
+            await conns[i - 4].waitClosed(3000),
+            `connection ${i} did not replace connection ${i - 4}`,
+          );
         }
-      }));
-      // All idle when the later ones came: the newest four stay.
-      assert.deepEqual(answered.sort((a, b) => a - b), [6, 7, 8, 9]);
-      assert.deepEqual(closed.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+      }
+      // The newest four stay, and answer.
+      const open = conns.flatMap((c, i) => c.isClosed ? [] : [i]);
+      assert.deepEqual(open, [6, 7, 8, 9]);
+      for (const i of open) {
+        const reply = await conns[i].exchange(buildQuery({ id: 20 + i, name: "in.root.demo" }));
+        assert.equal(reply && header(reply).id, 20 + i, `connection ${i} lost`);
+      }
     } finally {
       for (const c of conns) await c.close();
     }
@@ -252,16 +256,21 @@ Deno.test("tcp: --tcp-max 4: a new connection replaces the oldest idle one", asy
 
 Deno.test("tcp: --tcp-max 4: connections waiting for answers are not replaced", async () => {
   // The upstream takes 1.5 s: four connections each wait for a forwarded answer.
-  await withServer(["--tcp-max", "4", "--upstream-timeout", "3000"], async (s) => {
+  await withServer(["--tcp-max", "4", "--upstream-timeout", "3000"], async (s, up) => {
     const p = s.port;
     const busy: TcpClient[] = [];
     try {
       for (let i = 0; i < 4; i++) {
         const c = await TcpClient.connect(p);
         busy.push(c);
-        await c.send(buildQuery({ id: 10 + i, name: "slow.example.net" }));
+        // Distinct names: identical questions in flight would share one upstream query.
+        await c.send(buildQuery({ id: 10 + i, name: `n${i}.slow.example.net` }));
       }
-      await sleep(100);
+      // All four are in flight once the upstream has them (it holds each answer 1.5 s).
+      for (const deadline = Date.now() + 5000; up.queries < 4 && Date.now() < deadline;) {
+        await sleep(10);
+      }
+      assert.equal(up.queries, 4);
       const extra = await TcpClient.connect(p);
       busy.push(extra);
       assert.ok(await extra.waitClosed(1000), "a fifth connection was kept while all were busy");

@@ -4,11 +4,7 @@
  * reported); a DEJE Next document becomes one signed page.
  */
 import assert from "node:assert/strict";
-import { dig, djdnsTaskArgs, fixtureRegistry, run, startDjdns } from "./helpers/djdns.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
+import { dig, djdnsCli as djdns, fixtureRegistry, startDjdns } from "./helpers/djdns.ts";
 
 /** The answer of a dig reply without what differs between two servers (id, timing, server). */
 function answerOf(out: string): string {

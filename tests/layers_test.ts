@@ -36,7 +36,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 };
 
 /** Pure layers: no sockets, files, processes or clocks (time comes in as a function). */
-const PURE = ["dns", "cache", "crypto", "deje", "registry", "page", "anchor"];
+const PURE = ["dns", "cache", "crypto", "deje", "registry", "page"];
 const IO = [
   /\bDeno\.(?!errors\b)/,
   /\bDate\.now\(/,

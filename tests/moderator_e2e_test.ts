@@ -9,18 +9,7 @@
 import assert from "node:assert/strict";
 import { parseAnchorFile } from "../lib/anchor/file.ts";
 import { openAnchor } from "../lib/page/mod.ts";
-import { dig, djdnsTaskArgs, run, startDjdns } from "./helpers/djdns.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
-
-/** Runs a command that must succeed; returns the last line of its stdout (the id it prints). */
-async function ok(...args: string[]): Promise<{ id: string; stdout: string; stderr: string }> {
-  const r = await djdns(...args);
-  assert.equal(r.code, 0, `djdns ${args.join(" ")}: ${r.stderr}`);
-  return { id: r.stdout.trim().split("\n").at(-1)!, stdout: r.stdout, stderr: r.stderr };
-}
+import { dig, djdnsOk as ok, startDjdns } from "./helpers/djdns.ts";
 
 /** Serves the data directory behind a root page linking example.test to `page`; runs `body`. */
 async function serving(tmp: string, page: string, body: (port: number) => Promise<void>) {

@@ -7,11 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { djdnsTaskArgs, run, startDjdns } from "./helpers/djdns.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
+import { djdnsCli as djdns, startDjdns } from "./helpers/djdns.ts";
 
 async function ok(...args: string[]): Promise<string> {
   const r = await djdns(...args);

@@ -84,8 +84,9 @@ Deno.test("records are filtered by type; a name with other types is NODATA with 
   assert.equal(r.authorities[0].type, "SOA");
   assert.equal(r.authorities[0].name, "t");
   assert.equal((r.authorities[0].data as { serial: number }).serial, 7);
+  // ANY: one RRset, not all of them (RFC 8482).
   const any = await resolve("a.t", "ANY");
-  assert.ok(any.registry && any.answers.length === 2);
+  assert.ok(any.registry && any.answers.length === 1 && any.answers[0].type === "A");
 });
 
 Deno.test("nothing found is NXDOMAIN with an SOA", async () => {
@@ -108,6 +109,33 @@ Deno.test("records named exactly for the query win over the branch's others", as
   const r = await resolve("multi.t", "A");
   assert.ok(r.registry);
   assert.deepEqual(r.answers.map((a) => a.data), ["2.2.2.2"]);
+});
+
+Deno.test("records without a domain_name apply beside the exactly named ones (DNS.md)", async () => {
+  const resolve = createResolver({
+    source: memorySource({
+      root: {
+        branches: [{
+          selector: "\\.m\\.t$",
+          records: [
+            { domain_name: "x.m.t", rdata: "10.0.0.1" },
+            { rdata: "10.0.0.2" },
+            { domain_name: "y.m.t", rdata: "10.0.0.3" },
+          ],
+        }],
+      },
+    }),
+  });
+  const answers = async (name: string) => {
+    const r = await resolve(name, "A");
+    assert.ok(r.registry && r.rcode === 0, name);
+    assert.ok(r.answers.every((a) => a.name === name), "answers are owned by the query name");
+    return r.answers.map((a) => a.data).sort();
+  };
+  assert.deepEqual(await answers("x.m.t"), ["10.0.0.1", "10.0.0.2"]);
+  assert.deepEqual(await answers("y.m.t"), ["10.0.0.2", "10.0.0.3"]);
+  // No record names z.m.t: all of the branch's records apply.
+  assert.deepEqual(await answers("z.m.t"), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
 });
 
 Deno.test("CNAMEs are chased inside the registry and loops end", async () => {

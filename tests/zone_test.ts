@@ -7,11 +7,7 @@
 import assert from "node:assert/strict";
 import { parseRecord } from "../lib/registry/rdata.ts";
 import { formatZone, parseZone, quoteString } from "../lib/zone/mod.ts";
-import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
-
-async function djdns(...args: string[]) {
-  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
-}
+import { djdnsCli as djdns, run } from "./helpers/djdns.ts";
 
 function has(cmd: string): boolean {
   try {

@@ -2,7 +2,7 @@
 # Makes sure the machine has what the test suite needs, and says which test needs what.
 #
 # Tools: the DNS clients the suite drives (dig, kdig), chromium, promtool, systemd-analyze; and
-# iproute2 (ip netns) and python3 for single tests. As root (CI, a fresh container) it installs the
+# iproute2 (ip netns), python3, named-checkzone and kzonecheck for single tests. As root (CI, a fresh container) it installs the
 # missing Debian packages; otherwise it says what to install, and fails unless only the packages
 # of single tests are missing (those tests are then reported as ignored).
 #
@@ -23,6 +23,8 @@ missing=()
 optional=() # needed by single tests only, which are ignored without them
 command -v ip >/dev/null 2>&1 || optional+=(iproute2)
 command -v python3 >/dev/null 2>&1 || optional+=(python3)
+command -v named-checkzone >/dev/null 2>&1 || optional+=(bind9-utils)
+command -v kzonecheck >/dev/null 2>&1 || optional+=(knot-dnssecutils)
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
 # The status page is tested in a real browser, metrics with promtool, the unit with systemd.
@@ -32,10 +34,14 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 # Zone files exported by `djdns zone export` are checked by BIND's and Knot's zone checkers.
 command -v named-checkzone >/dev/null 2>&1 || missing+=(bind9-utils)
 command -v kzonecheck >/dev/null 2>&1 || missing+=(knot-dnssecutils)
+# DNS over TLS is forwarded to a real Unbound in a test, with certificates made by openssl.
+command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || missing+=(unbound)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 for extra in "$@"; do
   case "$extra" in
     dnsperf) command -v dnsperf >/dev/null 2>&1 || missing+=(dnsperf) ;;
     dnsmasq) command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base) ;;
+    unbound) command -v unbound >/dev/null 2>&1 || missing+=(unbound) ;;
   esac
 done
 if [ $((${#missing[@]} + ${#optional[@]})) -gt 0 ]; then
@@ -107,6 +113,16 @@ else
     netns_reason="ip netns add failed"
   fi
 fi
+unshare_reason=""
+if ! is_root; then
+  unshare_reason="unshare --net needs root"
+elif ! unshare --net -- true 2>/dev/null; then
+  unshare_reason="unshare --net failed"
+fi
+tool_reason() { # command...: why not, or nothing
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo -n "no $t "; done
+}
 
 python_reason=""
 if without python3; then
@@ -129,4 +145,8 @@ report "python3" "$python_reason" "hostile: a query from source port 0 (crafts t
 report "tmpfs mounts" "$tmpfs_reason" "store faults: the 4 tests on a real tmpfs (full disk, almost-full creation and import, read-only)"
 report "::1" "$ipv6_reason" "e2e: listens on IPv6 loopback; forwarder: IPv6 upstream on ::1"
 report "non-loopback address (netns+veth)" "$netns_reason" "e2e: not an open resolver"
+report "network namespace (unshare --net)" "$unshare_reason" "rrl e2e: a non-loopback /24 …"
+report "named-checkzone, kzonecheck" "$(tool_reason named-checkzone kzonecheck)" \
+  "zone import → one BATCH proposal → export accepted by …"
+report "systemd-analyze" "$(tool_reason systemd-analyze)" "deploy: systemd accepts the unit …"
 exit 0

@@ -31,6 +31,9 @@ Commands:
                            inspect, prune, check or repair the data directory
   zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
   import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
+  prove NAME [TYPE]        write a portable proof of a registry answer
+  testnet up|down          a local djdns network in one command
+  verify-proof FILE        check a proof offline against a trust anchor
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
@@ -56,7 +59,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   resolve: () => Promise.resolve(resolveMain),
   // Loaded on demand: `run` and `resolve` do not need these commands' code or the DEJE code to
   // start (they do load the store, through ./registry.ts, for the data directory).
-  page: async () => (await import("./page.ts")).pageMain,
+  page: withNodeClient(async () => (await import("./page.ts")).pageMain),
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
   config: async () => (await import("./config.ts")).configMain,
@@ -69,8 +72,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
   // The network (issue 9).
   status: async () => (await import("./status.ts")).statusMain,
-  zone: async () => (await import("./zone.ts")).zoneMain,
+  zone: withNodeClient(async () => (await import("./zone.ts")).zoneMain),
   import: async () => (await import("./import.ts")).importMain,
+  testnet: async () => (await import("./testnet.ts")).testnetMain,
+  prove: async () => (await import("./prove.ts")).proveMain,
+  "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */

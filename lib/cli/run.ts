@@ -17,6 +17,7 @@ import { peerAddr } from "../net/addr.ts";
 import { type GossipConfig, NodeStartError, startNode } from "../node/mod.ts";
 import { resolveDataDir } from "../store/mod.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+import { ENCRYPTED_HELP, ENCRYPTED_OPTIONS, encryptedPlan } from "./encrypted.ts";
 import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
@@ -45,6 +46,7 @@ ${REGISTRY_HELP}
                            connection replaces the oldest idle one
   --tcp-max-per-source N   most TCP connections from one address, /32 or /64 (default 16;
                            loopback clients count only towards --tcp-max)
+${ENCRYPTED_HELP}
   --rrl-rate N             response rate limit: UDP responses per second to one network
                            (/24, /56) outside loopback (default ${DEFAULT_RRL.rate}; 0 disables)
   --rrl-slip N             of the responses over the limit, send every Nth truncated (TC=1,
@@ -87,6 +89,7 @@ export const RUN_OPTIONS = {
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   metrics: { type: "string" },
+  ...ENCRYPTED_OPTIONS,
   anchor: { type: "string" },
   gossip: { type: "string" },
   peer: { type: "string", multiple: true },
@@ -107,6 +110,42 @@ async function withConfigFile(flags: OptionValues): Promise<OptionValues> {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+// SIGHUP re-reads the configuration file: log settings apply at once; other keys that changed
+// are named, since they need a restart (sockets, the data directory, the network).
+async function rereadConfig(flags: OptionValues, running: OptionValues): Promise<void> {
+  const log = getLogger(["djdns"]);
+  let next: OptionValues;
+  try {
+    next = await withConfigFile(flags);
+  } catch (e) {
+    log.error("config not reloaded, keeping the running settings: {err}", {
+      err: (e as Error).message,
+    });
+    return;
+  }
+  const level = (next["log-level"] as string | undefined) ?? "info";
+  const format = (next["log-format"] as string | undefined) ?? "text";
+  if (
+    !(LOG_LEVELS as readonly string[]).includes(level) || (format !== "text" && format !== "json")
+  ) {
+    log.error("config not reloaded: bad log-level or log-format");
+    return;
+  }
+  setupLogging(level as "info", format);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const changed = Object.keys({ ...running, ...next }).filter((k) =>
+    k !== "log-level" && k !== "log-format" && !same(running[k], next[k])
+  );
+  if (changed.length) {
+    log.warning("config reloaded; these keys changed and need a restart: {keys}", {
+      keys: changed.join(", "),
+    });
+  } else {
+    log.info("config reloaded");
+  }
+  for (const k of ["log-level", "log-format"]) running[k] = next[k];
 }
 
 function intOption(
@@ -189,6 +228,7 @@ export async function runMain(args: string[]): Promise<number> {
   }
   let dataDir = values.data as string | undefined;
   if (dataDir === undefined && (pagesDir === undefined || gossip)) dataDir = resolveDataDir();
+  const encrypted = encryptedPlan(values);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -210,8 +250,9 @@ export async function runMain(args: string[]): Promise<number> {
       rrl: rrlRate > 0 ? { rate: rrlRate, slip: rrlSlip } : undefined,
       upstreams,
       forwarder,
+      encrypted,
       gossip,
-      operator: metricsAt && (({ registry, responder, counters, listen: served }) => {
+      operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
         try {
           const op = startOperatorPort(metricsAt.host, metricsAt.port, {
             registry,
@@ -219,6 +260,9 @@ export async function runMain(args: string[]): Promise<number> {
             counters,
             listen: served,
             startedMs,
+            forwarder,
+            netStatus,
+            dataDir,
           });
           return {
             close: () => op.close(),
@@ -245,7 +289,10 @@ export async function runMain(args: string[]): Promise<number> {
   }
 
   const stop = Promise.withResolvers<string>();
-  const onHup = () => node.reload("SIGHUP");
+  const onHup = () => {
+    if (flags.config !== undefined) void rereadConfig(flags, values);
+    node.reload("SIGHUP");
+  };
   const onInt = () => stop.resolve("SIGINT");
   const onTerm = () => stop.resolve("SIGTERM");
   Deno.addSignalListener("SIGHUP", onHup);

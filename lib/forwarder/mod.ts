@@ -13,7 +13,7 @@
  * @module
  */
 export { createForwarder } from "./forwarder.ts";
-export { type FailedTry, ForwardError, type ForwardErrorKind } from "./errors.ts";
+export { type FailedTry, formatUpstream, ForwardError, type ForwardErrorKind } from "./errors.ts";
 export { defaultUpstreams, parseResolvConf } from "./resolvconf.ts";
 export type {
   Forwarder,
@@ -22,4 +22,6 @@ export type {
   QueryOptions,
   Transport,
   Upstream,
+  UpstreamProtocol,
 } from "./types.ts";
+export { FAILURE_KINDS, type FailureKind, type UpstreamCounts } from "./stats.ts";

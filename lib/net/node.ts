@@ -113,6 +113,8 @@ export interface Network {
     pageId: string,
     opts: { parallel: number; deadlineMs: number },
   ): Promise<{ peer: string; objects: SignedObject[] }[]>;
+  /** Closes every connection to a peer (after a ban). */
+  hangUp(peer: string): void;
   /** Runs a catch-up session with one connected peer now. */
   syncPeer(peer: string): Promise<SyncReport | undefined>;
   /** Stops everything. */
@@ -175,11 +177,14 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
     if (host.peers.note(peer, event, now(), n)) {
       host.count("peers.banned");
       log("warning", `peer ${peer} banned (${event})`);
-      for (const c of node.getConnections()) {
-        if (c.remotePeer.toString() === peer) c.abort(new Error("banned"));
-      }
+      hangUp(peer);
     }
   };
+  function hangUp(peer: string): void {
+    for (const c of node.getConnections()) {
+      if (c.remotePeer.toString() === peer) c.abort(new Error("banned"));
+    }
+  }
 
   const validators = new Map<
     string,
@@ -190,8 +195,8 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
     const topic = topicOf(pageId);
     if (validators.has(topic)) return;
     const fn = (p: PeerId, m: { data: Uint8Array }) => {
+      // The host scores the sender (it knows which objects were invalid).
       const v = host.validate(pageId, m.data, p.toString());
-      if (v === "reject") note(p.toString(), "invalid");
       return v === "accept"
         ? TopicValidatorResult.Accept
         : v === "ignore"
@@ -434,6 +439,7 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
       return out;
     },
     syncPeer,
+    hangUp,
     async stop() {
       stopped = true;
       clearInterval(bootTimer);

@@ -12,12 +12,15 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import { TESTNET_PAGE_ID } from "../anchor/root_anchor.ts";
 import { allowed, type Cidr, LOOPBACK } from "../dns/ip.ts";
 import { createRrl } from "../server/rrl.ts";
-import type { Forwarder } from "../forwarder/mod.ts";
+import { formatUpstream, type Forwarder, type Upstream } from "../forwarder/mod.ts";
 import { createQueryCounters, observedResponder, type QueryCounters } from "../metrics/mod.ts";
-import { loadNodeKey, type Network, peerAddr, startNetwork } from "../net/mod.ts";
+import type { Network } from "../net/mod.ts";
+import { peerAddr } from "../net/addr.ts";
 import type { PageState, TrustAnchor } from "../page/mod.ts";
 import { createResponder, type Responder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
+import { serveHttps } from "../server/https.ts";
+import { serveTls, type TlsKeyPair } from "../server/tls.ts";
 import { serveUdp } from "../server/udp.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { openPageSet, type PageSet } from "./pages.ts";
@@ -31,6 +34,23 @@ import {
 
 export { EMBEDDED_ANCHOR, type Registry, resolverFor } from "./registry.ts";
 export type { PageSet } from "./pages.ts";
+
+/** The network's status document, as served on `/djdns/status/1` and shown by `djdns status`. */
+export interface NetStatus {
+  peerId?: string;
+  addrs: string[];
+  connected: { id: string; addr: string }[];
+  peers: { id: string; addr?: string; score: number; bannedUntil?: string }[];
+  pages: {
+    page: string;
+    head: string;
+    height: number;
+    objects: number;
+    lag: number;
+    root: boolean;
+  }[];
+  counters: Record<string, number>;
+}
 
 /** A host and port. */
 export interface Endpoint {
@@ -77,7 +97,9 @@ export interface NodeConfig {
   /** Response rate limiting for clients outside loopback; undefined: off. */
   rrl?: { rate: number; slip: number };
   /** Upstreams (empty: forward nothing). */
-  upstreams: Endpoint[];
+  upstreams: Upstream[];
+  /** DNS over TLS and over HTTPS listeners (off when absent or empty), with their key pair. */
+  encrypted?: { tls: Endpoint[]; https: Endpoint[]; keyPair?: TlsKeyPair };
   forwarder: Forwarder;
   /** The network, when on. */
   gossip?: GossipConfig;
@@ -93,6 +115,8 @@ export interface OperatorParts {
   responder: Responder;
   counters: QueryCounters;
   listen: string[];
+  /** The network's status document (the one `djdns status` prints), when gossip is on. */
+  netStatus?: () => NetStatus;
 }
 
 /** A started node. */
@@ -106,6 +130,9 @@ export interface RunningNode {
   /** Stops everything and releases the data directory. */
   stop(): Promise<void>;
 }
+
+/** How long a stopping node keeps answering the queries it has already received. */
+export const STOP_GRACE_MS = 2500;
 
 /** A node that could not start: the message is for the operator. */
 export class NodeStartError extends Error {
@@ -228,7 +255,7 @@ async function start(
     log.warning("no upstream resolver: names outside the registry will be REFUSED");
   } else {
     log.info("upstreams: {list}", {
-      list: cfg.upstreams.map((u) => fmt(u.host, u.port)).join(", "),
+      list: cfg.upstreams.map(formatUpstream).join(", "),
     });
   }
 
@@ -237,8 +264,13 @@ async function start(
     reg,
     cfg.forwarder,
     cfg.upstreams.length > 0,
-    ps ? (pageId, from) => ps.fetchMissing(pageId, from) : undefined,
-    ps ? (pageId) => ps.touch(pageId) : undefined,
+    ps && cfg.gossip
+      ? {
+        onMissing: (pageId, from) => ps.fetchMissing(pageId, from),
+        onUse: (pageId) => ps.touch(pageId),
+        waitMs: cfg.gossip.fetchDeadlineMs,
+      }
+      : undefined,
   );
   const counters = cfg.operator ? createQueryCounters() : undefined;
   const inner = createResponder({
@@ -256,6 +288,12 @@ async function start(
     ? { limiter: createRrl({ rate: cfg.rrl.rate, slip: cfg.rrl.slip }), exempt: isLoopback }
     : undefined;
   const listening: string[] = [];
+  // The DNS servers stop together, each answering what it has already read (a stop is not a
+  // crash: clients get their answers, up to STOP_GRACE_MS).
+  const dnsServers: { close(graceMs?: number): Promise<void> }[] = [];
+  closers.push(async () => {
+    await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
+  });
   for (const l of cfg.listen) {
     let udp;
     try {
@@ -266,18 +304,49 @@ async function start(
         { cause: e, endpoint: l },
       );
     }
-    closers.push(() => udp.close());
+    dnsServers.push(udp);
     const tcp = serveTcp(l.host, udp.port, resp, recursion, {
       idleMs: cfg.idleMs,
       maxConnections: cfg.maxConnections,
       maxPerSource: cfg.maxPerSource,
     }, isLoopback);
-    closers.push(() => tcp.close());
+    dnsServers.push(tcp);
     log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
     listening.push(fmt(l.host, udp.port));
   }
+  const { tls = [], https = [], keyPair } = cfg.encrypted ?? {};
+  for (
+    const [kind, l] of [
+      ...tls.map((l) => ["tls", l] as const),
+      ...https.map((l) => ["https", l] as const),
+    ]
+  ) {
+    let server;
+    try {
+      server = kind === "tls"
+        ? serveTls(l.host, l.port, keyPair!, resp, recursion, {
+          idleMs: cfg.idleMs,
+          maxConnections: cfg.maxConnections,
+          maxPerSource: cfg.maxPerSource,
+        }, isLoopback)
+        : serveHttps(l.host, l.port, keyPair!, resp, recursion);
+    } catch (e) {
+      throw Object.assign(
+        new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
+        { cause: e, endpoint: l },
+      );
+    }
+    closers.push(() => server.close());
+    log.info(`listening on {addr} (${kind})`, { addr: fmt(l.host, server.port) });
+  }
   if (cfg.operator && counters) {
-    const op = await cfg.operator({ registry: reg, responder: inner, counters, listen: listening });
+    const op = await cfg.operator({
+      registry: reg,
+      responder: inner,
+      counters,
+      listen: listening,
+      netStatus: ps ? () => ps.status() as NetStatus : undefined,
+    });
     closers.push(() => op.close());
     log.info("metrics and status page on {url}", { url: op.url });
   }
@@ -285,6 +354,9 @@ async function start(
   let network: Network | undefined;
   const timers: ReturnType<typeof setInterval>[] = [];
   if (cfg.gossip && ps && cfg.dataDir) {
+    // libp2p is loaded only by nodes that run the network: a DNS-only node starts faster and
+    // idles in less memory without it.
+    const { loadNodeKey, startNetwork } = await import("../net/mod.ts");
     const privateKey = await loadNodeKey(cfg.dataDir);
     const rootReplica = ps.replica((cfg.anchor ?? EMBEDDED_ANCHOR).page);
     const endpoints = rootReplica ? participantEndpoints(rootReplica.log.state()) : [];

@@ -11,6 +11,7 @@
  * @module
  */
 import {
+  canonicalize,
   checkObject,
   decodeObject,
   linkedPageIds,
@@ -95,6 +96,14 @@ export function openPageSet(opts: PageSetOptions): PageSet {
   const count = (what: string, n = 1) => {
     if (n !== 0) counts[what] = (counts[what] ?? 0) + n;
   };
+  /** Lowers a peer's standing; a peer banned by it is disconnected. */
+  const blame = (peer: string, event: "invalid" | "undelivered") => {
+    if (peers.note(peer, event, now())) {
+      count("peers.banned");
+      log("warning", `peer ${peer} banned (${event})`);
+      network?.hangUp(peer);
+    }
+  };
 
   function add(log: PageLog, stored: SignedObject[]): Replica {
     const r = createReplica(log, stored);
@@ -120,7 +129,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       cps.length > 0 && anchor.state
         ? {
           checkpointId: objectId(cps[cps.length - 1].checkpoint),
-          state: JSON.stringify(anchor.state),
+          state: canonicalize(anchor.state),
         }
         : undefined,
     );
@@ -137,7 +146,9 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     return {
       pageId: r.pageId,
       headId: r.log.head(),
-      state: JSON.stringify(state),
+      // The store checks that the text hashes to the state hash: the canonical form, not
+      // JSON.stringify's insertion order (a record written {rtype, rdata} was refused).
+      state: canonicalize(state),
       stateHash: r.log.stateHash(),
     };
   }
@@ -253,7 +264,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       count(`${how}.${r.outcome}${r.code ? `.${r.code}` : ""}`);
       if (source === undefined) continue;
       if (r.outcome === "invalid") {
-        if (peers.note(source, "invalid", now())) count("peers.banned");
+        blame(source, "invalid");
       } else if (r.outcome === "added") peers.note(source, "useful", now());
     }
     if (changed) {
@@ -326,7 +337,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     undelivered(peer, page, head) {
       count("sync.undelivered");
       log("warning", `peer ${peer} advertised head ${head} of ${page} and did not deliver it`);
-      if (peers.note(peer, "undelivered", now())) count("peers.banned");
+      blame(peer, "undelivered");
     },
     advertised(_peer: string, s: PageSummary) {
       const best = advertised.get(s.page) ?? 0;
@@ -339,10 +350,12 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       } catch (e) {
         const code = e instanceof SignedPageError ? e.code : "malformed";
         count(`gossip.invalid.${code}`);
+        blame(peer, "invalid");
         return "reject";
       }
       if (pageOf(obj) !== pageId) {
         count("gossip.invalid.wrong-topic");
+        blame(peer, "invalid");
         return "reject";
       }
       const [r] = ingestFrom([obj], peer, "gossip");

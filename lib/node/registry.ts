@@ -8,13 +8,19 @@
 import { anchorLog } from "../anchor/bundle.ts";
 import { ROOT_ANCHOR, ROOT_BUNDLE } from "../anchor/root_anchor.ts";
 import { question } from "../dns/question.ts";
-import { openAnchor, type PageLog, type TrustAnchor, validateState } from "../page/mod.ts";
+import { openAnchor, type PageLog, type TrustAnchor } from "../page/mod.ts";
+import { parseBranchTable } from "../registry/branches.ts";
 import { branchIndex } from "../registry/branch_index.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import type { Store } from "../store/mod.ts";
 import type { Forwarder } from "../forwarder/mod.ts";
 import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
-import { createResolver, type Resolver, type UpstreamQuery } from "../registry/resolver.ts";
+import {
+  createResolver,
+  DEFAULT_LIMITS,
+  type Resolver,
+  type UpstreamQuery,
+} from "../registry/resolver.ts";
 import type { PageSource } from "../registry/source.ts";
 import type { Forward } from "../server/responder.ts";
 
@@ -60,7 +66,10 @@ export interface RegistryOptions {
 
 /**
  * Verified signed pages held in a data directory, as resolver pages keyed `djdns:<id>`. The
- * stored states were verified before they were written; they are read, not recomputed.
+ * stored states were verified before they were written; they are read, not recomputed. Only what
+ * the resolver uses is parsed, and parsed whole as a page file is (every selector, target and
+ * record checked): a state's governance, and the frozen, hash-cached form the page engine keeps,
+ * cost a 100,000-branch page about as much again at start-up and serve no query.
  */
 export function storedPages(
   store: Store | undefined,
@@ -77,7 +86,7 @@ export function storedPages(
     });
     const key = `djdns:${rec.pageId}`;
     try {
-      pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
+      pages.set(key, { key, page: parseBranchTable(JSON.parse(rec.state), key) });
     } catch (e) {
       pages.set(key, e as Error);
     }
@@ -146,16 +155,21 @@ export async function loadRegistry(opts: RegistryOptions): Promise<Registry> {
 }
 
 /**
- * Wires the registry and forwarder into a resolver. `onMissing` (a networked node) is asked for
- * a `djdns:` page the registry does not hold, with the page that links to it; it resolves with
- * the verified page, or rejects (the walk then answers SERVFAIL).
+ * Wires the registry and forwarder into a resolver. On a networked node, `net.onMissing` is asked
+ * for a `djdns:` page the registry does not hold, with the page that links to it; it resolves
+ * with the verified page, or rejects (the walk then answers SERVFAIL); `net.onUse` hears of every
+ * signed page a walk used.
  */
 export function resolverFor(
   registry: Registry,
   forwarder: Forwarder | undefined,
   hasDefault: boolean,
-  onMissing?: (pageId: string, from: LoadedPage) => Promise<LoadedPage>,
-  onUse?: (pageId: string) => void,
+  net?: {
+    onMissing: (pageId: string, from: LoadedPage) => Promise<LoadedPage>;
+    onUse: (pageId: string) => void;
+    /** How long `onMissing` may take: added to the walk's time limit. */
+    waitMs: number;
+  },
 ): Resolver {
   const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
     // The resolver asks without a server only when told there are default upstreams.
@@ -172,9 +186,12 @@ export function resolverFor(
   let serial = 1;
   let last = registry.snapshot;
   const base = snapshotSource(() => registry.snapshot);
-  const source: PageSource = onMissing ? withFetch(base, onMissing, onUse) : base;
+  const source: PageSource = net ? withFetch(base, net.onMissing, net.onUse) : base;
   return createResolver({
     source,
+    // The walk's time limit is wall-clock: a query that waits for a page from peers may take
+    // that long more (the work limit still bounds the CPU it spends).
+    limits: net ? { maxMs: DEFAULT_LIMITS.maxMs + net.waitMs } : undefined,
     upstream,
     defaultUpstreams: hasDefault,
     now: () => performance.now(),

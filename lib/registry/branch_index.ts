@@ -26,6 +26,13 @@ export interface BranchIndex {
   readonly suffix: ReadonlyMap<string, Slot>;
   /** Indices of the branches whose selector is tested against every name, ascending. */
   readonly scanned: readonly number[];
+  /**
+   * Names this page knows to have names below them (RFC 8020 empty non-terminals): the proper
+   * ancestors of its literal selectors' names and of its records' owner names, and the names
+   * its suffix selectors hang under (`\.b\.test$` makes `b.test` and `test` non-terminals).
+   * Regular expressions in general cannot be enumerated, so the names they match add nothing.
+   */
+  readonly nonTerminals: ReadonlySet<string>;
 }
 
 /**
@@ -43,6 +50,17 @@ function add(map: Map<string, Slot>, key: string, i: number): void {
   else (slot as number[]).push(i);
 }
 
+// Adds the name after each dot of `name`: its proper ancestors, or for a suffix (".b.test") the
+// name it hangs under and that name's ancestors. Stops at the first one already held: its own
+// ancestors were added with it.
+function addAncestors(set: Set<string>, name: string): void {
+  for (let i = name.indexOf("."); i >= 0; i = name.indexOf(".", i + 1)) {
+    const up = name.slice(i + 1);
+    if (up === "" || set.has(up)) return;
+    set.add(up);
+  }
+}
+
 /** The index of `page`'s branches, built on first use and then kept with the page. */
 export function branchIndex(page: BranchTable): BranchIndex {
   const branches = page.branches;
@@ -51,16 +69,25 @@ export function branchIndex(page: BranchTable): BranchIndex {
   const exact = new Map<string, Slot>();
   const suffix = new Map<string, Slot>();
   const scanned: number[] = [];
+  const nonTerminals = new Set<string>();
   for (let i = 0; i < branches.length; i++) {
-    const keys = branches[i].selector.keys;
+    const b = branches[i];
+    for (const r of b.records) if (r.name !== null) addAncestors(nonTerminals, r.name);
+    const keys = b.selector.keys;
     if (keys === undefined) {
       scanned.push(i);
       continue;
     }
-    if (keys.exact !== undefined) add(exact, keys.exact, i);
-    if (keys.suffix !== undefined) add(suffix, keys.suffix, i);
+    if (keys.exact !== undefined) {
+      add(exact, keys.exact, i);
+      addAncestors(nonTerminals, keys.exact);
+    }
+    if (keys.suffix !== undefined) {
+      add(suffix, keys.suffix, i);
+      addAncestors(nonTerminals, keys.suffix);
+    }
   }
-  index = { exact, suffix, scanned };
+  index = { exact, suffix, scanned, nonTerminals };
   built.set(branches, index);
   return index;
 }

@@ -137,6 +137,40 @@ export function parseBranches(value: unknown, where = ""): Branch[] {
 }
 
 /**
+ * The records of a branch that apply to `name`: the ones whose domain_name is exactly `name` when
+ * there are any (with those that name no owner); otherwise all of them, answering for the name
+ * the selector matched (the original data writes one domain_name for a branch that matches
+ * several names).
+ */
+export function applicable(records: PageRecord[], name: string): PageRecord[] {
+  const exact = records.filter((r) => r.name === name);
+  if (exact.length > 0) return exact.concat(records.filter((r) => r.name === null));
+  return records;
+}
+
+// RFC 2181 §10.1: a name with a CNAME has no other data, and one CNAME. Checks every set of
+// records the branch can answer a name with (see `applicable`): its literal name's, or each
+// owner's and, for a selector matching other names too, all of them. Returns what is wrong.
+function cnameConflict(records: PageRecord[], literal: string | undefined): string | undefined {
+  if (!records.some((r) => r.type === "CNAME")) return undefined;
+  const sets = literal !== undefined ? [applicable(records, literal)] : [
+    records,
+    ...[...new Set(records.map((r) => r.name))].flatMap((o) =>
+      o === null ? [] : [applicable(records, o)]
+    ),
+  ];
+  for (const set of sets) {
+    const cnames = set.filter((r) => r.type === "CNAME").length;
+    if (cnames > 1) return "more than one CNAME record for one name";
+    if (cnames === 1 && set.length > 1) {
+      const other = set.find((r) => r.type !== "CNAME")!;
+      return `a CNAME record and other data (${other.type}) for one name (RFC 2181 §10.1)`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Parses branch number `i` of a page named `where`. Throws {@linkcode BranchTableError} naming the
  * branch (and its target or record) at fault.
  */
@@ -182,6 +216,8 @@ export function parseBranch(b: unknown, i: number, where = ""): Branch {
   // both, not two (a 100,000-name page holds 100,000 fewer strings).
   const own = selector.name;
   if (own !== undefined) { for (const r of records) if (r.name === own) r.name = own; }
+  const conflict = cnameConflict(records, own);
+  if (conflict !== undefined) throw new BranchTableError(at2(), conflict);
   return { selector, targets, records };
 }
 

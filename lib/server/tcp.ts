@@ -64,7 +64,11 @@ export interface TcpServer {
   port: number;
   /** Number of open connections. */
   readonly connections: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting and closes every connection; with `graceMs`, queries already read are
+   * answered for up to that long first.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** One client connection's state, as the accept loop and the sweeper see it. */
@@ -87,7 +91,8 @@ interface Client {
 
 /**
  * Listens on `host:port` for DNS over TCP. `recursion(address)` says whether a client may have
- * names forwarded; `exempt(address)` whether it escapes the per-source cap.
+ * names forwarded; `exempt(address)` whether it escapes the per-source cap. `listen` opens the
+ * listener instead (DNS over TLS hands in a TLS listener: the same framing, limits and timeouts).
  */
 export function serveTcp(
   host: string,
@@ -96,9 +101,10 @@ export function serveTcp(
   recursion: (address: string) => boolean,
   limits: Partial<TcpLimits> = {},
   exempt: (address: string) => boolean = () => false,
+  listen: () => Deno.Listener = () => Deno.listen({ hostname: host, port, transport: "tcp" }),
 ): TcpServer {
   const lim: TcpLimits = { ...DEFAULT_TCP_LIMITS, ...limits };
-  const listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  const listener = listen();
   const open = new Set<Client>();
   const perSource = new Map<string, number>();
   let totalQueued = 0;
@@ -366,11 +372,16 @@ export function serveTcp(
     get connections() {
       return open.size;
     },
-    close() {
-      clearInterval(sweeper);
+    async close(graceMs = 0) {
       listener.close();
+      // Queries already read are answered and written for up to graceMs; then every connection
+      // goes, busy or not.
+      const end = performance.now() + graceMs;
+      while (
+        performance.now() < end && [...open].some((c) => !c.dead && (c.inFlight || c.queued))
+      ) await new Promise((r) => setTimeout(r, 20));
+      clearInterval(sweeper);
       for (const c of open) c.kill("server closing");
-      return Promise.resolve();
     },
   };
 }

@@ -48,8 +48,11 @@ function shrinkReceiveBuffer(socket: dgram.Socket): void {
 export interface UdpServer {
   /** The bound port (useful when 0 was asked for). */
   port: number;
-  /** Stops listening. */
-  close(): Promise<void>;
+  /**
+   * Stops listening. With `graceMs`, queries already received are still answered for up to
+   * that long first (new ones are ignored meanwhile).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Response rate limiting of a UDP listener. */
@@ -95,26 +98,53 @@ export function serveUdp(
   // node:dgram's send throws synchronously for some destinations (port 0, which a spoofed
   // source can claim; a socket closed while an answer was pending). A throw here would escape a
   // promise callback and end the process, so nothing leaves this function.
-  const send = (reply: Uint8Array | null, rport: number, raddr: string, limited: boolean) => {
-    if (!reply || rport === 0) return;
+  // `done` (for answers that were pending) runs once the datagram has left, or was not sent.
+  const send = (
+    reply: Uint8Array | null,
+    rport: number,
+    raddr: string,
+    limited: boolean,
+    done?: () => void,
+  ) => {
+    if (!reply || rport === 0) return done?.();
     if (limited) {
       const action = rateLimit!.limiter.decide(raddr, performance.now());
-      if (action === "drop") return;
+      if (action === "drop") return done?.();
       if (action === "slip") reply = truncatedReply(reply);
     }
     try {
-      socket.send(reply, rport, raddr, sent);
+      socket.send(reply, rport, raddr, done ? (err) => (sent(err), done()) : sent);
     } catch (err) {
       log.debug("send to {raddr}:{rport}: {err}", { raddr, rport, err });
+      done?.();
     }
   };
+  // Answers still being worked out; close() lets them go out before the socket closes.
+  let pending = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const settle = () => {
+    if (--pending === 0) drained?.();
+  };
   socket.on("message", (msg, rinfo) => {
+    if (draining) return;
     const client = classify(rinfo.address);
     const out = responder.handle(msg, client.origin);
     if (out instanceof Promise) {
-      out.then((r) => send(r, rinfo.port, rinfo.address, client.limited));
+      pending++;
+      out.then((r) => send(r, rinfo.port, rinfo.address, client.limited, settle));
     } else send(out, rinfo.port, rinfo.address, client.limited);
   });
+  const close = async (graceMs: number) => {
+    draining = true;
+    if (pending > 0 && graceMs > 0) {
+      const done = new Promise<void>((r) => drained = r);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([done, new Promise((r) => timer = setTimeout(r, graceMs))]);
+      clearTimeout(timer);
+    }
+    await new Promise<void>((done) => socket.close(() => done()));
+  };
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(port, host, () => {
@@ -123,7 +153,7 @@ export function serveUdp(
       shrinkReceiveBuffer(socket);
       resolve({
         port: socket.address().port,
-        close: () => new Promise<void>((done) => socket.close(() => done())),
+        close: (graceMs = 0) => close(graceMs),
       });
     });
   });

@@ -47,11 +47,15 @@ export interface NetNode extends RunningServer {
 }
 
 /** Polls `f` until it returns a truthy value or `ms` pass. */
-export async function until<T>(f: () => T | Promise<T>, ms: number, what: string): Promise<T> {
+export async function until<T>(
+  f: () => T | Promise<T>,
+  ms: number,
+  what: string,
+): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await f();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -84,7 +88,7 @@ export async function startNode(
     20_000,
     "the gossip address",
   );
-  return { ...server, gossip: m![1], hostPort: `127.0.0.1:${m![2]}`, data };
+  return { ...server, gossip: m[1], hostPort: `127.0.0.1:${m[2]}`, data };
 }
 
 /** The A records dig gets for `name` from a node. */
