@@ -62,6 +62,10 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       "the proposal at the first node",
     );
     assert.deepEqual(await aRecords(n2.port, "www.mod.test"), []);
+    // ... and says so when asked through its gossip port.
+    const shown = await ok("page", "show", "--node", n1.hostPort, page);
+    assert.match(shown.stdout, new RegExp(`${www.id}  pending .*insufficient-power`));
+    assert.match(shown.stdout, /approving power 1, needs 1\.02 \(content track\)/);
 
     // Approved at the second node: accepted; dig at the first node sees it.
     const appr = await ok("approve", page, www.id, ...key("b"), "--node", n2.hostPort);
@@ -72,6 +76,14 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       "dig at the first node",
     );
 
+    await until(
+      async () => {
+        const r = await djdns("page", "log", "--node", n1.hostPort, page);
+        return r.stdout.includes(`${www.id}  accepted`);
+      },
+      10_000,
+      "page log through the first node",
+    );
     // c hands its power to a through the first node; a alone then carries a change.
     await ok("delegate", page, ...key("c"), "--to", `${a}=100`, "--node", n1.hostPort);
     const mail = await ok(

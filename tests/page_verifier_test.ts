@@ -19,7 +19,9 @@ import {
   createPageLog,
   evidenceOf,
   type Governance,
+  HELD_EVENT_UNIT,
   MAX_HELD_APPROVALS,
+  MAX_HELD_EVENT_BYTES,
   MAX_HELD_EVENTS,
   objectId,
   openFromCheckpoint,
@@ -454,6 +456,15 @@ Deno.test("verifier #8: refused outsiders' approvals keep nothing; unapproved ev
     );
   }
   ok(log.held().events <= MAX_HELD_EVENTS);
+  // Large junk events are charged by size: the held bytes stay bounded.
+  for (let i = 0; i < 100; i++) {
+    const about = `${i} `.padEnd(60_000, "x");
+    log.addEvent(
+      proposeEvent(log.pageId, log.pageId, "SET", { path: ["meta"], value: { about } }),
+      { source: "junk" },
+    );
+  }
+  ok(log.held().events * HELD_EVENT_UNIT <= MAX_HELD_EVENT_BYTES + HELD_EVENT_UNIT);
   equal(log.status(objectId(e)).code, "unapproved");
   equal(log.stateAt(objectId(e)), undefined);
   log.addApproval(approve(key(0).secretKey, e));

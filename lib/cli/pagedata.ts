@@ -390,3 +390,37 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
     throw new InputError(`${path}: ${why}`);
   }
 }
+
+/**
+ * Reads a text file of at most `max` bytes (checked before reading, so a huge or endless file is
+ * refused rather than read into memory). InputError with one line otherwise.
+ */
+export async function readInputFile(path: string, max: number): Promise<string> {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (!info.isFile) throw new InputError(`${path}: not a regular file`);
+    if (info.size > max) throw new InputError(`${path}: larger than ${max} bytes`);
+    const buf = new Uint8Array(info.size);
+    let at = 0;
+    while (at < buf.length) {
+      const n = await file.read(buf.subarray(at));
+      if (n === null) break;
+      at += n;
+    }
+    return new TextDecoder().decode(buf.subarray(0, at));
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : e instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : (e as Error).message.split("\n")[0];
+    throw new InputError(`${path}: ${why}`);
+  } finally {
+    file?.close();
+  }
+}

@@ -16,11 +16,15 @@ import {
   idArg,
   InputError,
   openData,
+  readInputFile,
   reportErrors,
   storedLog,
   writeFileAtomic,
 } from "./pagedata.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+
+/** Largest proof file read. */
+const MAX_PROOF_BYTES = 64 * 1024 * 1024;
 
 /** Help of `djdns prove`. */
 export const PROVE_HELP = `Usage: djdns prove NAME [TYPE] --out FILE [--data DIR] [--anchor FILE]
@@ -147,12 +151,11 @@ export async function verifyProofMain(args: string[]): Promise<number> {
   return await reportErrors(async () => {
     const anchor = await anchorOf(values.anchor as string | undefined);
     let proof: Proof;
+    const text = await readInputFile(file, MAX_PROOF_BYTES);
     try {
-      proof = JSON.parse(await Deno.readTextFile(file));
+      proof = JSON.parse(text);
     } catch (e) {
-      throw new InputError(
-        `${file}: ${e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message}`,
-      );
+      throw new InputError(`${file}: not JSON (${(e as Error).message})`);
     }
     let r;
     try {

@@ -14,7 +14,8 @@ import { allowed, type Cidr, LOOPBACK } from "../dns/ip.ts";
 import { createRrl } from "../server/rrl.ts";
 import { formatUpstream, type Forwarder, type Upstream } from "../forwarder/mod.ts";
 import { createQueryCounters, observedResponder, type QueryCounters } from "../metrics/mod.ts";
-import { loadNodeKey, type Network, peerAddr, startNetwork } from "../net/mod.ts";
+import type { Network } from "../net/mod.ts";
+import { peerAddr } from "../net/addr.ts";
 import type { PageState, TrustAnchor } from "../page/mod.ts";
 import { createResponder, type Responder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
@@ -353,6 +354,9 @@ async function start(
   let network: Network | undefined;
   const timers: ReturnType<typeof setInterval>[] = [];
   if (cfg.gossip && ps && cfg.dataDir) {
+    // libp2p is loaded only by nodes that run the network: a DNS-only node starts faster and
+    // idles in less memory without it.
+    const { loadNodeKey, startNetwork } = await import("../net/mod.ts");
     const privateKey = await loadNodeKey(cfg.dataDir);
     const rootReplica = ps.replica((cfg.anchor ?? EMBEDDED_ANCHOR).page);
     const endpoints = rootReplica ? participantEndpoints(rootReplica.log.state()) : [];
