@@ -12,7 +12,8 @@ import { DEFAULT_RRL } from "../server/rrl.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import { forwarderFor, REGISTRY_HELP, REGISTRY_OPTIONS, upstreamsFrom } from "./registry.ts";
-import { AnchorFileError, parseAnchorFile } from "../anchor/file.ts";
+import { AnchorFileError } from "../anchor/file.ts";
+import { readAnchorFile } from "./anchor_file.ts";
 import { peerAddr } from "../net/addr.ts";
 import { type GossipConfig, NodeStartError, startNode } from "../node/mod.ts";
 import { resolveDataDir } from "../store/mod.ts";
@@ -215,10 +216,10 @@ export async function runMain(args: string[]): Promise<number> {
   if (values.anchor !== undefined) {
     const file = values.anchor as string;
     try {
-      anchor = parseAnchorFile(await Deno.readTextFile(file), file);
+      anchor = await readAnchorFile(file);
     } catch (e) {
-      if (e instanceof AnchorFileError) throw new UsageError(e.message);
-      console.error(`djdns: cannot read the anchor: ${(e as Error).message}`);
+      if (!(e instanceof AnchorFileError)) throw e;
+      console.error(`djdns: cannot read the anchor: ${e.message}`);
       return 1;
     }
   }

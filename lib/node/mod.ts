@@ -242,6 +242,13 @@ async function start(
   }
   const reg = registry;
   for (const err of reg.snapshot.errors) log.error("page not loaded: {err}", { err });
+  if (cfg.pagesDir === undefined && cfg.anchor && cfg.anchor.page !== EMBEDDED_ANCHOR.page) {
+    log.warning(
+      "root anchor {page} given at run time replaces the one embedded in this build ({embedded}): " +
+        "every answer now traces back to that file",
+      { page: cfg.anchor.page, embedded: EMBEDDED_ANCHOR.page },
+    );
+  }
   if (cfg.pagesDir === undefined && (cfg.anchor ?? EMBEDDED_ANCHOR).page === TESTNET_PAGE_ID) {
     log.warning(
       "root anchor: the public TESTNET root {page} (its keys are published; anyone can change " +
