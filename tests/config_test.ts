@@ -139,3 +139,23 @@ Deno.test("config: SIGHUP re-reads the file: log level at once, other changes na
     await Deno.remove(pages, { recursive: true });
   }
 });
+
+Deno.test("logs: --log-format json writes one JSON object per line, text is for people", async () => {
+  const pages = await fixtureRegistry();
+  const server = await startDjdns(["--pages", pages, "--no-upstream", "--log-format", "json"]);
+  try {
+    await dig(server.port, "in.root.demo", "A");
+  } finally {
+    await server.stop();
+    await Deno.remove(pages, { recursive: true });
+  }
+  const lines = server.log().trim().split("\n");
+  assert.ok(lines.length >= 3, server.log());
+  for (const line of lines) {
+    const rec = JSON.parse(line); // every line is a whole JSON object
+    assert.equal(typeof rec["@timestamp"], "string", line);
+    assert.match(rec.level, /^(DEBUG|INFO|WARN|ERROR)$/, line);
+    assert.equal(typeof rec.message, "string", line);
+  }
+  assert.ok(lines.some((l) => /listening on/.test(JSON.parse(l).message)));
+});

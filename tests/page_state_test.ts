@@ -3,6 +3,7 @@ import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import {
   applyEvent,
   approve,
+  canonicalize,
   createGenesis,
   createPageLog,
   type JsonObject,
@@ -10,6 +11,7 @@ import {
   type PageState,
   proposeEvent,
   SignedPageError,
+  stateSize,
   validateGovernance,
   validateState,
 } from "../lib/page/mod.ts";
@@ -243,4 +245,16 @@ Deno.test("handlers: convenience handlers and the tracks they fall on", () => {
   log.addApproval(approve(key(1).secretKey, good));
   equal(log.head(), objectId(good));
   equal(log.state().branches.length, 2);
+});
+
+Deno.test("state: stateSize is the UTF-8 length of the canonical JSON (MAX_STATE_BYTES is checked)", () => {
+  const state = validateState({
+    meta: { about: "é → 𝄞 and ascii" },
+    governance: {
+      participants: { [K0]: { weight: 1, name: "ünïcode" } },
+      thresholds: { content: 0.34, membership: 0.7 },
+    },
+    branches: [],
+  });
+  equal(stateSize(state), new TextEncoder().encode(canonicalize(state)).length);
 });

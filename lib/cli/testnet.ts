@@ -212,6 +212,7 @@ async function up(dir: string, count: number): Promise<number> {
           unusedMs: 7 * 86_400_000,
           syncIntervalMs: 5_000,
           fetchDeadlineMs: 1500,
+          targetPeers: 8,
         },
       });
       nodes.push(node);

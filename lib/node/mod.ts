@@ -14,7 +14,8 @@ import { allowed, type Cidr, LOOPBACK } from "../dns/ip.ts";
 import { createRrl } from "../server/rrl.ts";
 import { formatUpstream, type Forwarder, type Upstream } from "../forwarder/mod.ts";
 import { createQueryCounters, observedResponder, type QueryCounters } from "../metrics/mod.ts";
-import { loadNodeKey, type Network, peerAddr, startNetwork } from "../net/mod.ts";
+import type { Network } from "../net/mod.ts";
+import { peerAddr } from "../net/addr.ts";
 import type { PageState, TrustAnchor } from "../page/mod.ts";
 import { createResponder, type Responder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
@@ -71,6 +72,8 @@ export interface GossipConfig {
   syncIntervalMs: number;
   /** Deadline of an on-demand page fetch while a query waits (ms). */
   fetchDeadlineMs: number;
+  /** Peers learned from others are dialed while fewer are connected. */
+  targetPeers: number;
 }
 
 /** Everything a node needs, parsed and validated by the CLI. */
@@ -353,6 +356,9 @@ async function start(
   let network: Network | undefined;
   const timers: ReturnType<typeof setInterval>[] = [];
   if (cfg.gossip && ps && cfg.dataDir) {
+    // libp2p is loaded only by nodes that run the network: a DNS-only node starts faster and
+    // idles in less memory without it.
+    const { loadNodeKey, startNetwork } = await import("../net/mod.ts");
     const privateKey = await loadNodeKey(cfg.dataDir);
     const rootReplica = ps.replica((cfg.anchor ?? EMBEDDED_ANCHOR).page);
     const endpoints = rootReplica ? participantEndpoints(rootReplica.log.state()) : [];
@@ -365,6 +371,7 @@ async function start(
         bootstrap: [...cfg.gossip.peers, ...endpoints, ...stored],
         host: ps,
         syncIntervalMs: cfg.gossip.syncIntervalMs,
+        targetPeers: cfg.gossip.targetPeers,
         log: netLog,
       });
     } catch (e) {

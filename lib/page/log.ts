@@ -4,9 +4,16 @@
  * its state current. The result is a pure function of the set of objects held (see
  * docs/PROTOCOL.md §6): every node holding the same set computes the same head and state.
  *
- * Work is incremental: an event is applied once, when its parent's state is known; an approval
- * re-counts only its event; a new acceptance moves the head from where it changed. Nothing
- * replays history.
+ * Work is incremental: an event is applied once, when its parent's state is known and a
+ * participant of it approved the event (an event nobody entitled to vote approved costs no
+ * state); an approval adds only the delegation paths through its signer to its event's count; a
+ * new acceptance moves the head from where it changed. Nothing replays history.
+ *
+ * Every `add…` call classifies what it is given (see {@linkcode AddResult}): `"added"` (valid and
+ * new: forward it), `"duplicate"` or `"held"` (ignore it, without penalty), or a thrown
+ * `SignedPageError` (invalid: reject it). What cannot be judged yet is held in bounded pools,
+ * charged to its source (`{ source }`), oldest first evicted from the source holding most, so a
+ * flood from one source never keeps another's objects out (docs/PROTOCOL.md §11).
  *
  * @module
  */
@@ -33,6 +40,7 @@ import {
   checkObject,
   type CheckpointApproval,
   type CheckpointEvidence,
+  encodeObject,
   type Evidence,
   type Genesis,
   objectId,
@@ -40,6 +48,7 @@ import {
   verifyApproval,
   verifyCheckpointApproval,
 } from "./objects.ts";
+import { MAX_EVENT_BYTES } from "./limits.ts";
 import { createPool, NO_SOURCE } from "./pool.ts";
 import { addApprover, countPower, reaches } from "./power.ts";
 import { type PageState, stateHash } from "./state.ts";
@@ -186,8 +195,17 @@ export interface PageLog {
   held(): { events: number; approvals: number; checkpointApprovals: number };
 }
 
-/** Most events held that are not applied: orphans, and events no participant approved yet. */
-export const MAX_HELD_EVENTS = 4096;
+/**
+ * Bytes of events held that are not applied (orphans, and events no participant approved yet):
+ * canonical bytes counted in {@linkcode HELD_EVENT_UNIT}-byte units, at least one per event.
+ */
+export const MAX_HELD_EVENT_BYTES = 4 * 1024 * 1024;
+/** The unit events are charged in: an event of up to this many bytes costs one. */
+export const HELD_EVENT_UNIT = 512;
+/** Units of the largest event. */
+const MAX_EVENT_UNITS = Math.ceil(MAX_EVENT_BYTES / HELD_EVENT_UNIT);
+/** Most events held that are not applied (all of the smallest size). */
+export const MAX_HELD_EVENTS = MAX_HELD_EVENT_BYTES / HELD_EVENT_UNIT;
 /**
  * Most approvals held undecided: of events not known, or under a parent whose state is not known
  * (the signer may not be a participant).
@@ -870,10 +888,12 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       known.parent = event.parent;
       if (nodes.has(id)) return "duplicate";
       // A full pool first applies what it can (applied events leave it).
-      if (eventPool.size >= eventPool.max && dirty.size > 0) settle();
+      if (eventPool.size + MAX_EVENT_UNITS > eventPool.max && dirty.size > 0) settle();
       const n = newNode(id, event, event.parent);
       const source = sourceOf(options);
-      if (source !== null) eventPool.add(id, source, n);
+      if (source !== null) {
+        eventPool.add(id, source, n, Math.ceil(encodeObject(event).length / HELD_EVENT_UNIT));
+      }
       const parent = nodeOf(event.parent); // in a chain, the last event added
       nodes.set(id, n);
       lastNode = n;

@@ -47,7 +47,14 @@ export {
 } from "./governance.ts";
 export { type HandlerName, HANDLERS, type Track } from "./handlers.ts";
 export type { Op, PathKey } from "./path.ts";
-export { linkedPageIds, type PageState, stateBranches, stateHash, validateState } from "./state.ts";
+export {
+  linkedPageIds,
+  type PageState,
+  stateBranches,
+  stateHash,
+  stateSize,
+  validateState,
+} from "./state.ts";
 export { type Applied, applyEvent } from "./apply.ts";
 export {
   type Approval,
@@ -78,8 +85,10 @@ export {
   type AddResult,
   createPageLog,
   type EventStatus,
+  HELD_EVENT_UNIT,
   MAX_HELD_APPROVALS,
   MAX_HELD_CHECKPOINT_APPROVALS,
+  MAX_HELD_EVENT_BYTES,
   MAX_HELD_EVENTS,
   MAX_ORPHAN_APPROVALS,
   MAX_ORPHAN_EVENTS,

@@ -48,7 +48,7 @@ export async function startDjdns(
   (async () => {
     for await (const chunk of process.stderr) {
       text += decoder.decode(chunk, { stream: true });
-      const m = /listening on "?\[?[0-9a-f.:]+\]?:(\d+)"?/.exec(text);
+      const m = /listening on \\?"?\[?[0-9a-f.:]+\]?:(\d+)/.exec(text);
       if (m) ready.resolve(Number(m[1]));
     }
     ready.reject(new Error(`djdns exited before listening:\n${text}`));
