@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { anyMatch, branchIndex, candidates } from "../lib/registry/branch_index.ts";
-import { parsePage } from "../lib/registry/page.ts";
+import { parseBranchTable } from "../lib/registry/branches.ts";
 import { createResolver } from "../lib/registry/resolver.ts";
 import type { LoadedPage } from "../lib/registry/source.ts";
 import { prng } from "./helpers/prng.ts";
@@ -69,7 +69,7 @@ Deno.test("index: every branch that matches a name is a candidate, tested in pag
   for (let seed = 1; seed <= 60; seed++) {
     const rand = prng(seed);
     const raw = randomPage(rand, 1 + Math.floor(rand() * 60));
-    const page = parsePage(raw, `seed ${seed}`);
+    const page = parseBranchTable(raw, `seed ${seed}`);
     const refs = raw.branches.map((b) => reference(b.selector));
     for (const n of randomNames(rand, 150)) {
       const want = refs.flatMap((t, i) => (t(n) ? [i] : []));
@@ -87,7 +87,7 @@ Deno.test("index: every branch that matches a name is a candidate, tested in pag
 });
 
 Deno.test("index: plain selectors are indexed, the rest scanned", () => {
-  const page = parsePage({
+  const page = parseBranchTable({
     branches: [
       { selector: "^h1\\.example$" },
       { selector: "\\.example$" },
@@ -95,13 +95,15 @@ Deno.test("index: plain selectors are indexed, the rest scanned", () => {
       { selector: "^H1\\.example$" }, // never matches a lowercased name: left to the regexp
       { selector: "example$" },
       { selector: "^(a|b)\\.example$" },
+      { selector: "^h1\\.example\\.$" }, // Go style: the same name
     ],
   });
   const index = branchIndex(page);
-  assert.deepEqual([...index.exact], [["h1.example", [0]], ["ri.hype", [2]]]);
-  assert.deepEqual([...index.suffix], [[".example", [1]], [".ri.hype", [2]]]);
+  assert.deepEqual([...index.exact], [["h1.example", [0, 6]], ["ri.hype", 2]]);
+  assert.deepEqual([...index.suffix], [[".example", 1], [".ri.hype", 2]]);
   assert.deepEqual(index.scanned, [3, 4, 5]);
-  assert.deepEqual(candidates(page, "h1.example"), [0, 1, 3, 4, 5]);
+  assert.deepEqual(index.exact.get("h1.example"), [0, 6]);
+  assert.deepEqual(candidates(page, "h1.example"), [0, 1, 3, 4, 5, 6]);
   assert.deepEqual(candidates(page, "www.ri.hype"), [2, 3, 4, 5]);
 });
 
@@ -109,7 +111,7 @@ Deno.test("index: a resolver answers as a scan with the regexps would, first mat
   for (let seed = 100; seed < 130; seed++) {
     const rand = prng(seed);
     const raw = randomPage(rand, 1 + Math.floor(rand() * 40));
-    const root: LoadedPage = { key: "root", page: parsePage(raw, "root") };
+    const root: LoadedPage = { key: "root", page: parseBranchTable(raw, "root") };
     const resolve = createResolver({
       source: { root: () => root, get: () => Promise.reject(new Error("none")) },
     });
@@ -137,7 +139,7 @@ Deno.test("index: every name of a 100,000-branch page answers within a few work 
     branches.push({ selector, records: [{ rdata: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}` }] });
   }
   branches.push({ selector: "\\.example$", records: [{ rtype: "TXT", rdata: "catch-all" }] });
-  const root: LoadedPage = { key: "root", page: parsePage({ branches }, "root") };
+  const root: LoadedPage = { key: "root", page: parseBranchTable({ branches }, "root") };
   // 8 work units: a lookup tests only its candidates, never the branches before it.
   const resolve = createResolver({
     source: { root: () => root, get: () => Promise.reject(new Error("none")) },

@@ -54,8 +54,16 @@ Deno.test("resolve answers through the registry and traces the walk", async () =
   assert.match(r.stdout, /;; root\.json branch 0 "\\\\\.hype\$" matches/);
   assert.match(r.stdout, /tlds\/hype\/root\.json branch 1/);
   const nx = await djdns("resolve", "--pages", FIXTURE, "--no-upstream", "nope.hype", "AAAA");
+  // NXDOMAIN is an answer: exit status 0, like NOERROR (SERVFAIL and REFUSED are 1, below).
+  assert.equal(nx.code, 0, nx.stderr);
   assert.match(nx.stdout, /status: NXDOMAIN/);
   assert.match(nx.stdout, /authority: hype\.\t300\tIN\tSOA/);
+  const loop = await djdns("resolve", "--pages", FIXTURE, "--no-upstream", "x.loop.test");
+  assert.equal(loop.code, 1, loop.stdout);
+  assert.match(loop.stdout, /status: SERVFAIL/);
+  const outside = await djdns("resolve", "--pages", FIXTURE, "--no-upstream", "www.example.net");
+  assert.equal(outside.code, 1, outside.stdout);
+  assert.match(outside.stdout, /not a registry name and there is no upstream: REFUSED/);
 });
 
 Deno.test("run refuses an invalid root page with a clear error", async () => {

@@ -101,3 +101,61 @@ Deno.test("config: run reads the file, flags override it, a bad key stops it", a
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(pages, { recursive: true });
 });
+
+Deno.test("config: SIGHUP re-reads the file: log level at once, other changes named, a bad file kept out", async () => {
+  const pages = await fixtureRegistry();
+  const dir = await Deno.makeTempDir({ prefix: "djdns-config-" });
+  const file = `${dir}/djdns.toml`;
+  await Deno.writeTextFile(file, `pages = ${JSON.stringify(pages)}\nno-upstream = true\n`);
+  const server = await startDjdns(["--config", file]);
+  const waitLog = async (re: RegExp) => {
+    for (const end = Date.now() + 10_000; !re.test(server.log());) {
+      if (Date.now() > end) throw new Error(`no ${re} in the log:\n${server.log()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    await dig(server.port, "in.root.demo", "A");
+    assert.doesNotMatch(server.log(), /query "?in\.root\.demo/); // info: no query lines
+    await Deno.writeTextFile(
+      file,
+      `pages = ${
+        JSON.stringify(pages)
+      }\nno-upstream = true\nlog-level = "debug"\nudp-size = 1400\n`,
+    );
+    server.process.kill("SIGHUP");
+    await waitLog(/config reloaded; these keys changed and need a restart: "?udp-size/);
+    await dig(server.port, "in.root.demo", "A");
+    await waitLog(/query "?in\.root\.demo/); // debug now: one line per query
+    // A broken file is refused and the server keeps its settings.
+    await Deno.writeTextFile(file, `log-levl = "info"\n`);
+    server.process.kill("SIGHUP");
+    await waitLog(/config not reloaded, keeping the running settings: .*unknown key 'log-levl'/);
+    const r = await dig(server.port, "in.root.demo", "A");
+    assert.match(r.stdout, /status: NOERROR/);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(pages, { recursive: true });
+  }
+});
+
+Deno.test("logs: --log-format json writes one JSON object per line, text is for people", async () => {
+  const pages = await fixtureRegistry();
+  const server = await startDjdns(["--pages", pages, "--no-upstream", "--log-format", "json"]);
+  try {
+    await dig(server.port, "in.root.demo", "A");
+  } finally {
+    await server.stop();
+    await Deno.remove(pages, { recursive: true });
+  }
+  const lines = server.log().trim().split("\n");
+  assert.ok(lines.length >= 3, server.log());
+  for (const line of lines) {
+    const rec = JSON.parse(line); // every line is a whole JSON object
+    assert.equal(typeof rec["@timestamp"], "string", line);
+    assert.match(rec.level, /^(DEBUG|INFO|WARN|ERROR)$/, line);
+    assert.equal(typeof rec.message, "string", line);
+  }
+  assert.ok(lines.some((l) => /listening on/.test(JSON.parse(l).message)));
+});

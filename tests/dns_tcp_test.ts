@@ -1,6 +1,6 @@
 /**
  * DNS over TCP against the real server (RFC 7766): pipelining and out-of-order answers, odd
- * framing, half-close, the idle timeout and the connection cap.
+ * framing, half-close, the idle timeout and the connection cap (oldest idle replaced).
  *
  * @module
  */
@@ -113,6 +113,7 @@ Deno.test("tcp: pipelining, framing, half-close and idle timeout (--tcp-idle 1)"
       try {
         // One frame delivered in three pieces, the length prefix itself split.
         const f = frame(buildQuery({ id: 10, name: "mail.hype", qtype: 15 }));
+        // Pacing, not synchronisation: the pauses make the pieces arrive as separate reads.
         await c.write(f.subarray(0, 1));
         await sleep(30);
         await c.write(f.subarray(1, 9));
@@ -209,7 +210,7 @@ Deno.test("tcp: pipelining, framing, half-close and idle timeout (--tcp-idle 1)"
           const reply = await c.exchange(buildQuery({ id: 50 + i, name: "mail.hype", qtype: 15 }));
           assert.ok(reply, `closed after ${i} queries though never idle for 1 s`);
           assert.equal(header(reply).id, 50 + i);
-          await sleep(400);
+          await sleep(400); // the scenario itself: a pause shorter than the idle timeout
         }
         assert.equal(c.isClosed, false);
       } finally {
@@ -219,47 +220,76 @@ Deno.test("tcp: pipelining, framing, half-close and idle timeout (--tcp-idle 1)"
   });
 });
 
-Deno.test("tcp: --tcp-max 4 closes the extra connections; closing frees slots", async () => {
+Deno.test("tcp: --tcp-max 4: a new connection replaces the oldest idle one", async () => {
   await withServer(["--tcp-max", "4"], async (s) => {
     const p = s.port;
     const conns: TcpClient[] = [];
     try {
+      // One at a time, each accept awaited before the next connect, so "the oldest" is the
+      // first connected: the first four are answered (proof of accept, and idle again after);
+      // each later one replaces the oldest still open, which the server then closes.
       for (let i = 0; i < 10; i++) {
-        conns.push(await TcpClient.connect(p));
-        // Accept order must follow connect order for "the first four" to mean anything.
-        await sleep(20);
-      }
-      const answered: number[] = [];
-      const closed: number[] = [];
-      await Promise.all(conns.map(async (c, i) => {
-        try {
-          const reply = await c.exchange(buildQuery({ id: i, name: "in.root.demo" }), 1500);
-          if (reply && header(reply).id === i) answered.push(i);
-          else if (c.isClosed || await c.waitClosed(500)) closed.push(i);
-        } catch {
-          closed.push(i); // reset while writing
+        const c = await TcpClient.connect(p);
+        conns.push(c);
+        if (i < 4) {
+          const reply = await c.exchange(buildQuery({ id: i, name: "in.root.demo" }), 3000);
+          assert.equal(reply && header(reply).id, i, `connection ${i} was not answered`);
+        } else {
+          assert.ok(
+            await conns[i - 4].waitClosed(3000),
+            `connection ${i} did not replace connection ${i - 4}`,
+          );
         }
-      }));
-      assert.deepEqual(answered.sort((a, b) => a - b), [0, 1, 2, 3]);
-      assert.deepEqual(closed.sort((a, b) => a - b), [4, 5, 6, 7, 8, 9]);
-
-      // Still full: an eleventh connection is closed too.
-      const extra = await TcpClient.connect(p);
-      conns.push(extra);
-      assert.ok(await extra.waitClosed(1000), "a fifth concurrent connection was kept");
-
-      for (const c of conns.slice(0, 4)) await c.close();
-      await sleep(100); // the server notices the EOFs
-      const again = await TcpClient.connect(p);
-      conns.push(again);
-      const reply = await again.exchange(buildQuery({ id: 99, name: "mail.hype", qtype: 15 }));
-      assert.ok(reply, "no answer after the first connections were closed");
-      assert.equal(header(reply).id, 99);
-      assert.equal(decode(reply).answers?.length, 1);
+      }
+      // The newest four stay, and answer.
+      const open = conns.flatMap((c, i) => c.isClosed ? [] : [i]);
+      assert.deepEqual(open, [6, 7, 8, 9]);
+      for (const i of open) {
+        const reply = await conns[i].exchange(buildQuery({ id: 20 + i, name: "in.root.demo" }));
+        assert.equal(reply && header(reply).id, 20 + i, `connection ${i} lost`);
+      }
     } finally {
       for (const c of conns) await c.close();
     }
   });
+});
+
+Deno.test("tcp: --tcp-max 4: connections waiting for answers are not replaced", async () => {
+  // The upstream takes 1.5 s: four connections each wait for a forwarded answer.
+  await withServer(["--tcp-max", "4", "--upstream-timeout", "3000"], async (s, up) => {
+    const p = s.port;
+    const busy: TcpClient[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const c = await TcpClient.connect(p);
+        busy.push(c);
+        // Distinct names: identical questions in flight would share one upstream query.
+        await c.send(buildQuery({ id: 10 + i, name: `n${i}.slow.example.net` }));
+      }
+      // All four are in flight once the upstream has them (it holds each answer 1.5 s).
+      for (const deadline = Date.now() + 5000; up.queries < 4 && Date.now() < deadline;) {
+        await sleep(10);
+      }
+      assert.equal(up.queries, 4);
+      const extra = await TcpClient.connect(p);
+      busy.push(extra);
+      assert.ok(await extra.waitClosed(1000), "a fifth connection was kept while all were busy");
+      for (const [i, c] of busy.slice(0, 4).entries()) {
+        const reply = await c.next(3000);
+        assert.ok(reply, `busy connection ${i} lost its answer`);
+        assert.equal(header(reply).id, 10 + i);
+      }
+      // Now idle again: a new connection gets in.
+      const again = await TcpClient.connect(p);
+      busy.push(again);
+      const reply = await again.exchange(buildQuery({ id: 99, name: "mail.hype", qtype: 15 }));
+      assert.ok(reply, "no answer once the busy connections were idle");
+      assert.equal(header(reply).id, 99);
+      assert.equal(decode(reply).answers?.length, 1);
+    } finally {
+      for (const c of busy) await c.close();
+    }
+  }, 1500);
 });
 
 Deno.test("tcp: a connection waiting for a slow answer is not idle", async () => {

@@ -8,6 +8,7 @@ import {
   approve,
   createGenesis,
   type Genesis,
+  type Governance,
   type JsonObject,
   type PageEvent,
   type Participant,
@@ -91,4 +92,39 @@ export function genesisOf(
 /** Approvals of `event` by the keys with the given indexes. */
 export function approvals(event: PageEvent, who: number[]) {
   return who.map((i) => approve(key(i).secretKey, event));
+}
+
+/**
+ * Vote power by the rules of docs/PROTOCOL.md §7, written from the text alone and as plainly as
+ * possible (no tables, no pruning, every simple path walked): the independent reference the
+ * engine's counting is checked against. Fractions are read as parts per million; every share is
+ * rounded down at each hop; power reaching a key that is not a participant or an equivocator, or
+ * going around a cycle or beyond 4 hops, is lost.
+ */
+export function referencePower(
+  g: Governance,
+  approvers: ReadonlySet<string>,
+  excluded: ReadonlySet<string>,
+): number {
+  const ps = g.participants;
+  const isP = (k: string) => Object.hasOwn(ps, k);
+  let total = 0n;
+  const walk = (k: string, amount: bigint, hops: number, path: string[]): bigint => {
+    const d = ps[k].delegations;
+    if (d === undefined || hops >= 4) return 0n;
+    let sum = 0n;
+    for (const to of Object.keys(d).sort()) {
+      if (!isP(to) || excluded.has(to) || path.includes(to) || to === k) continue;
+      const share = amount * BigInt(Math.round(d[to] * 1e6)) / 1_000_000n;
+      if (share === 0n) continue;
+      sum += approvers.has(to) ? share : walk(to, share, hops + 1, [...path, k]);
+    }
+    return sum;
+  };
+  for (const k of Object.keys(ps)) {
+    if (excluded.has(k)) continue;
+    const own = BigInt(ps[k].weight) * 1_000_000n;
+    total += approvers.has(k) ? own : walk(k, own, 0, []);
+  }
+  return Number(total);
 }

@@ -2,7 +2,7 @@
  * Hostile input: every refusal names a specific error code and leaves the page log exactly as it
  * was (head, state hash, statuses, held approvals).
  */
-import { deepStrictEqual, equal, throws } from "node:assert/strict";
+import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import { sign } from "../lib/crypto/mod.ts";
 import {
   approvalMessage,
@@ -233,12 +233,26 @@ Deno.test("hostile: an event that breaks the state is rejected, not applied", ()
   equal(s.status, "rejected");
   equal(s.code, "invalid-state");
   equal(log.head() === objectId(bad), false);
-  // Removing the last participant, or a threshold out of range, is invalid too.
+  // Removing the last participant is invalid: the page would have nobody to govern it.
+  const solo = createPageLog(genesisOf(1));
+  const removeLast = proposeEvent(solo.pageId, solo.pageId, "DELETE", {
+    path: ["governance", "participants", key(0).hex],
+  });
+  solo.addEvent(removeLast);
+  solo.addApproval(approve(key(0).secretKey, removeLast));
+  const gone = solo.status(objectId(removeLast));
+  equal(gone.code, "invalid-state");
+  ok(gone.reason!.includes("at least one participant"), gone.reason ?? "");
+  equal(solo.head(), solo.pageId);
+  // A threshold out of range is invalid too.
   const none = proposeEvent(log.pageId, log.pageId, "SET", {
     path: ["governance", "thresholds", "membership"],
     value: 1.5,
   });
   log.addEvent(none);
+  // Not applied before a participant approves it: a proposal nobody backs costs no state.
+  equal(log.status(objectId(none)).code, "unapproved");
+  log.addApproval(approve(key(0).secretKey, none));
   equal(log.status(objectId(none)).code, "invalid-state");
   // A child of a rejected event can never be accepted.
   const child = proposeEvent(log.pageId, objectId(bad), "DELETE", { path: ["meta"] });

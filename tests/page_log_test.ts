@@ -1,5 +1,5 @@
 /** The page log: acceptance, tracks, fork choice, equivocation, statuses, persistence. */
-import { deepStrictEqual, equal, notEqual, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, notEqual, ok, throws } from "node:assert/strict";
 import {
   approve,
   createPageLog,
@@ -126,7 +126,9 @@ Deno.test("log: a delegation change needs only the delegator (its own track)", (
     ],
   });
   log.addEvent(both);
+  log.addApproval(approve(key(0).secretKey, both));
   deepStrictEqual(log.status(objectId(both)).track, { kind: "membership" });
+  equal(log.status(objectId(both)).status, "pending", "key 0 alone is not the 0.70 needed");
 });
 
 Deno.test("log: fork choice takes the child with most power, then the lowest id", () => {
@@ -201,22 +203,31 @@ Deno.test("log: power delegated through an equivocator is lost at that parent", 
   equal(log.status(objectId(b)).power, 0);
 });
 
-Deno.test("log: rejected statuses say why; approvals of non-participants held earlier are dropped", () => {
+Deno.test("log: rejected statuses say why; approvals of non-participants are refused or dropped", () => {
   const log = createPageLog(genesisOf(2));
   const bad = proposeEvent(log.pageId, log.pageId, "DELETE", { path: ["branches", 7] });
-  // Approval by an outsider arrives before its event: held, then dropped once the parent is known.
-  log.addApproval(approve(key(9).secretKey, bad));
-  equal(log.approvals(objectId(bad)).length, 1);
-  log.addEvent(bad);
+  // An outsider's approval of an unknown event under a known parent: refused at once (the
+  // parent's state says who votes there), nothing held.
+  throws(() => log.addApproval(approve(key(9).secretKey, bad)), { code: "not-participant" });
+  equal(log.approvals(objectId(bad)).length, 0);
+  equal(log.addApproval(approve(key(0).secretKey, bad)), "held");
+  equal(log.addEvent(bad), "added");
   const s = log.status(objectId(bad));
   equal(s.status, "rejected");
   equal(s.code, "apply-failed");
   ok(s.reason!.includes("no element 7"), s.reason ?? "");
+  // Under a parent whose state is not known yet, an outsider's approval is held, then dropped.
   const good = proposeEvent(log.pageId, log.pageId, "DELETE", { path: ["branches", 0] });
-  log.addApproval(approve(key(9).secretKey, good));
+  const child = proposeEvent(log.pageId, objectId(good), "DELETE", { path: ["meta"] });
+  equal(log.addApproval(approve(key(9).secretKey, child)), "held");
+  equal(log.addEvent(child), "held", "its parent is not known");
+  equal(log.approvals(objectId(child)).length, 1);
   log.addEvent(good);
-  equal(log.status(objectId(good)).power, 0);
-  equal(log.approvals(objectId(good)).length, 0);
+  log.addApproval(approve(key(1).secretKey, good));
+  equal(log.head(), objectId(good));
+  equal(log.status(objectId(child)).power ?? 0, 0);
+  equal(log.approvals(objectId(child)).length, 0);
+  equal(log.held().approvals, 0);
 });
 
 Deno.test("log: everything persisted as bytes reloads to the same head and state hash", () => {

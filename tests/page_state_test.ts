@@ -2,10 +2,16 @@
 import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import {
   applyEvent,
+  approve,
+  canonicalize,
   createGenesis,
+  createPageLog,
+  type JsonObject,
+  objectId,
   type PageState,
   proposeEvent,
   SignedPageError,
+  stateSize,
   validateGovernance,
   validateState,
 } from "../lib/page/mod.ts";
@@ -215,17 +221,40 @@ Deno.test("handlers: convenience handlers and the tracks they fall on", () => {
   refuses(() => run("ADD_RECORD", { branch: 0 }), "malformed", "missing field 'record'");
   refuses(() => run("LINK_PAGE", { selector: "x", page: "nope" }), "malformed", "args.page");
   // A BATCH is atomic: one failing op leaves nothing applied.
-  refuses(
-    () =>
-      run("BATCH", {
-        ops: [{ handler: "ADD_BRANCH", args: { branch: branch("q.example") } }, {
-          handler: "REMOVE_BRANCH",
-          args: { index: 9 },
-        }],
-      }),
-    "apply-failed",
-    "ops[1]",
-  );
-  const before: PageState = g.state;
-  equal(before.branches.length, 1);
+  const ops: JsonObject[] = [
+    { handler: "ADD_BRANCH", args: { branch: branch("q.example") } },
+    { handler: "REMOVE_BRANCH", args: { index: 9 } },
+  ];
+  refuses(() => run("BATCH", { ops }), "apply-failed", "ops[1]");
+  // In a log: the approved, failing batch is rejected and the state after it is its parent's,
+  // without the branch its first operation added.
+  const log = createPageLog(g);
+  const hashBefore = log.stateHash();
+  const batch = proposeEvent(log.pageId, log.pageId, "BATCH", { ops });
+  log.addEvent(batch);
+  log.addApproval(approve(key(0).secretKey, batch));
+  equal(log.status(objectId(batch)).code, "apply-failed");
+  equal(log.stateAt(objectId(batch)), undefined, "no state after a failed batch");
+  equal(log.head(), log.pageId);
+  equal(log.stateHash(), hashBefore);
+  const after: PageState = log.state();
+  deepStrictEqual(after.branches.map((b) => b.selector), ["^a\\.example$"]);
+  // A good batch after it applies both operations on the unchanged state.
+  const good = proposeEvent(log.pageId, log.pageId, "BATCH", { ops: [ops[0]] });
+  log.addEvent(good);
+  log.addApproval(approve(key(1).secretKey, good));
+  equal(log.head(), objectId(good));
+  equal(log.state().branches.length, 2);
+});
+
+Deno.test("state: stateSize is the UTF-8 length of the canonical JSON (MAX_STATE_BYTES is checked)", () => {
+  const state = validateState({
+    meta: { about: "é → 𝄞 and ascii" },
+    governance: {
+      participants: { [K0]: { weight: 1, name: "ünïcode" } },
+      thresholds: { content: 0.34, membership: 0.7 },
+    },
+    branches: [],
+  });
+  equal(stateSize(state), new TextEncoder().encode(canonicalize(state)).length);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { PageError, parsePage, parseTarget } from "../lib/registry/page.ts";
-import { pageKey, snapshotSource } from "../lib/registry/files.ts";
+import { BranchTableError, parseBranchTable, parseTarget } from "../lib/registry/branches.ts";
+import { pageKey, snapshotSource } from "../lib/sources/files.ts";
 import { isIPv6 } from "../lib/dns/ip.ts";
 import { parseRecord } from "../lib/registry/rdata.ts";
 import { compileSelector } from "../lib/registry/selector.ts";
@@ -77,18 +77,18 @@ Deno.test("a bad page names the file, the branch and the record", () => {
     ],
   };
   assert.throws(
-    () => parsePage(page, "sub/page.json"),
+    () => parseBranchTable(page, "sub/page.json"),
     (e: unknown) =>
-      e instanceof PageError &&
+      e instanceof BranchTableError &&
       e.message.startsWith('sub/page.json: branch 1 ("^x$"): record 1: AAAA rdata must be'),
   );
-  assert.throws(() => parsePage({ meta: {} }, "p.json"), /p.json: page has no branches/);
-  assert.throws(() => parsePage([], "p.json"), /must be a JSON object/);
-  assert.throws(() => parsePage({ meta: { about: 5 }, branches: [] }), /meta.about/);
+  assert.throws(() => parseBranchTable({ meta: {} }, "p.json"), /p.json: page has no branches/);
+  assert.throws(() => parseBranchTable([], "p.json"), /must be a JSON object/);
+  assert.throws(() => parseBranchTable({ meta: { about: 5 }, branches: [] }), /meta.about/);
 });
 
 Deno.test("unknown keys are ignored (original extensibility rule)", () => {
-  const p = parsePage({
+  const p = parseBranchTable({
     branches: [{ selector: "a", records: [], targets: [], users: {}, comment: "x" }],
     extra: 1,
   });
@@ -127,7 +127,7 @@ Deno.test("catastrophic-backtracking selectors run in linear time", () => {
 
 Deno.test("selectors the linear engine cannot run are refused at load", () => {
   assert.throws(
-    () => parsePage({ branches: [{ selector: "(a)\\1" }] }, "p.json"),
+    () => parseBranchTable({ branches: [{ selector: "(a)\\1" }] }, "p.json"),
     /p.json: branch 0: selector "\(a\)\\\\1" is not a linear-time regexp/,
   );
   assert.throws(() => compileSelector("("), /not a linear-time regexp/);
@@ -139,11 +139,11 @@ Deno.test("a page file can never stand in for a signed page", () => {
   assert.throws(() => pageKey(`./djdns:${id}`), /reserved/);
   const snap = {
     dir: "/x",
-    root: { key: "root.json", page: parsePage({ branches: [] }) },
+    root: { key: "root.json", page: parseBranchTable({ branches: [] }) },
     pages: new Map(),
     errors: [],
   };
   const source = snapshotSource(() => snap);
-  const signed = { key: `djdns:${id}`, page: parsePage({ branches: [] }) };
+  const signed = { key: `djdns:${id}`, page: parseBranchTable({ branches: [] }) };
   assert.throws(() => source.get({ kind: "file", path: "evil.json" }, signed), /names a page file/);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePage } from "../lib/registry/page.ts";
+import { parseBranchTable } from "../lib/registry/branches.ts";
 import { createResolver, type UpstreamQuery } from "../lib/registry/resolver.ts";
 import type { LoadedPage, PageSource } from "../lib/registry/source.ts";
 
@@ -7,7 +7,7 @@ import type { LoadedPage, PageSource } from "../lib/registry/source.ts";
 function memorySource(pages: Record<string, unknown>, delay = false): PageSource {
   const loaded = new Map<string, LoadedPage>();
   for (const [key, raw] of Object.entries(pages)) {
-    loaded.set(key, { key, page: parsePage(raw, key) });
+    loaded.set(key, { key, page: parseBranchTable(raw, key) });
   }
   const get = (key: string) => {
     const p = loaded.get(key);
@@ -84,8 +84,9 @@ Deno.test("records are filtered by type; a name with other types is NODATA with 
   assert.equal(r.authorities[0].type, "SOA");
   assert.equal(r.authorities[0].name, "t");
   assert.equal((r.authorities[0].data as { serial: number }).serial, 7);
+  // ANY: one RRset, not all of them (RFC 8482).
   const any = await resolve("a.t", "ANY");
-  assert.ok(any.registry && any.answers.length === 2);
+  assert.ok(any.registry && any.answers.length === 1 && any.answers[0].type === "A");
 });
 
 Deno.test("nothing found is NXDOMAIN with an SOA", async () => {
@@ -108,6 +109,33 @@ Deno.test("records named exactly for the query win over the branch's others", as
   const r = await resolve("multi.t", "A");
   assert.ok(r.registry);
   assert.deepEqual(r.answers.map((a) => a.data), ["2.2.2.2"]);
+});
+
+Deno.test("records without a domain_name apply beside the exactly named ones (DNS.md)", async () => {
+  const resolve = createResolver({
+    source: memorySource({
+      root: {
+        branches: [{
+          selector: "\\.m\\.t$",
+          records: [
+            { domain_name: "x.m.t", rdata: "10.0.0.1" },
+            { rdata: "10.0.0.2" },
+            { domain_name: "y.m.t", rdata: "10.0.0.3" },
+          ],
+        }],
+      },
+    }),
+  });
+  const answers = async (name: string) => {
+    const r = await resolve(name, "A");
+    assert.ok(r.registry && r.rcode === 0, name);
+    assert.ok(r.answers.every((a) => a.name === name), "answers are owned by the query name");
+    return r.answers.map((a) => a.data).sort();
+  };
+  assert.deepEqual(await answers("x.m.t"), ["10.0.0.1", "10.0.0.2"]);
+  assert.deepEqual(await answers("y.m.t"), ["10.0.0.2", "10.0.0.3"]);
+  // No record names z.m.t: all of the branch's records apply.
+  assert.deepEqual(await answers("z.m.t"), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
 });
 
 Deno.test("CNAMEs are chased inside the registry and loops end", async () => {
@@ -140,6 +168,30 @@ Deno.test("a CNAME leaving the registry is chased upstream", async () => {
   assert.ok(r.registry && !r.authoritative);
   assert.deepEqual(r.answers.map((a) => a.data), ["www.example.org", "8.8.4.4"]);
   assert.deepEqual(asked, ["www.example.org A default"]);
+});
+
+Deno.test("without default upstreams a CNAME leaving the registry is answered alone", async () => {
+  const asked: string[] = [];
+  const upstream: UpstreamQuery = (name, _type, server) => {
+    asked.push(`${name} ${server ? `${server.host}:${server.port}` : "default"}`);
+    return Promise.resolve({
+      rcode: 0,
+      answers: [{ name, type: "A", class: "IN", ttl: 5, data: "5.5.5.5" }],
+      authorities: [],
+    });
+  };
+  const resolve = createResolver({
+    source: memorySource(PAGES),
+    upstream,
+    defaultUpstreams: false,
+  });
+  const r = await resolve("cx.t", "A");
+  assert.ok(r.registry && r.rcode === 0 && r.authoritative);
+  assert.deepEqual(r.answers.map((a) => [a.type, a.data]), [["CNAME", "www.example.org"]]);
+  // dns:// targets name their own server: still asked.
+  const t = await resolve("up.t", "A");
+  assert.ok(t.registry && t.answers[0].data === "5.5.5.5");
+  assert.deepEqual(asked, ["up.t 192.0.2.1:5353"]);
 });
 
 Deno.test("dns:// targets ask that server; failures fall through to SERVFAIL", async () => {

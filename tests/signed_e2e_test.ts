@@ -59,7 +59,7 @@ Deno.test("signed pages: import verifies, the server answers through djdns: targ
     const show = await djdns("page", "show", "--data", `${tmp}/data`, page);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, new RegExp(`${objectId(www)}  accepted`));
-    assert.match(show.stdout, new RegExp(`${objectId(evil)}  pending .*insufficient-power`));
+    assert.match(show.stdout, new RegExp(`${objectId(evil)}  pending .*unapproved`));
 
     await Deno.mkdir(`${tmp}/pages`);
     await Deno.writeTextFile(

@@ -145,9 +145,21 @@ Deno.test("store batch: invariants on references, ids, sizes and heads", () => {
       () => store.putBatch({ objects: [{ ...e1, bytes: new Uint8Array(0) }] }),
       "invariant",
     );
-    // Same id, different bytes: refused rather than silently keeping either.
+    // Bytes that do not hash to the id are refused: what is read back must be what was verified.
     const forged = { ...g, bytes: new TextEncoder().encode("{}") };
-    assertStoreError(() => store.putBatch({ objects: [forged] }), "invariant", /differs/);
+    assertStoreError(
+      () => store.putBatch({ objects: [forged] }),
+      "invariant",
+      /event .* of page .*: its bytes do not hash to its id/,
+    );
+    // The same object claimed for another page: refused rather than silently keeping either.
+    const vote = approval(g, "same-id");
+    store.putBatch({ objects: [vote] });
+    assertStoreError(
+      () => store.putBatch({ objects: [{ ...vote, pageId: other.id, parentId: other.id }] }),
+      "invariant",
+      /differs/,
+    );
     // Evidence needs a known page; a checkpoint may arrive before any event.
     const unknown = genesis("unknown");
     assertStoreError(
@@ -162,6 +174,18 @@ Deno.test("store batch: invariants on references, ids, sizes and heads", () => {
       "invariant",
     );
     assertStoreError(() => store.setHead({ ...headAt(g), stateHash: "00" }), "invariant");
+    assertStoreError(
+      () => store.setHead({ ...headAt(g), state: "{}" }),
+      "invariant",
+      /state of page .* does not hash to its state hash/,
+    );
+    // Any JSON text of the right state is taken; the canonical text (what the hash covers) is
+    // what is stored and read back.
+    const canonical = headAt(g);
+    const reordered = JSON.stringify({ meta: {}, head: g.id, branches: [] });
+    assert.notEqual(reordered, canonical.state);
+    store.setHead({ ...canonical, state: reordered });
+    assert.equal(store.getPage(g.id)!.state, canonical.state);
     assert.equal(store.stats().events, 2);
   });
 });

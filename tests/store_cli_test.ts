@@ -153,6 +153,44 @@ Deno.test("store cli: damaged, foreign, newer and missing stores exit 1 and are 
   }
 });
 
+Deno.test("store cli: verify and repair on a sound store; help names every command and exit status", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "djdns-store-" });
+  try {
+    for (const cmd of ["verify", "repair"]) {
+      const r = await djdns(["store", cmd, "--data", `${dir}/none`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.trim(), `djdns: no djdns store in ${dir}/none`);
+    }
+    assert.throws(() => Deno.statSync(`${dir}/none`), Deno.errors.NotFound);
+    populate(dir);
+    const hash = sha256Hex(Deno.readFileSync(`${dir}/${DATABASE_FILE}`));
+    let r = await djdns(["store", "verify", "--data", dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, "checked 23 object(s) and 1 page(s): 0 damaged record(s)\n");
+    r = await djdns(["store", "verify", "--json", "--data", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      objects: 23,
+      pages: 1,
+      structure: [],
+      damaged: 0,
+      damage: [],
+    });
+    r = await djdns(["store", "repair", "--data", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "no damage found; nothing changed\n");
+    assert.equal(sha256Hex(Deno.readFileSync(`${dir}/${DATABASE_FILE}`)), hash);
+    r = await djdns(["store", "--help"]);
+    assert.equal(r.code, 0);
+    for (const cmd of ["stats", "prune", "verify", "repair"]) {
+      assert.match(r.stdout, new RegExp(`^(Usage:| {6}) djdns store ${cmd} `, "m"));
+    }
+    assert.match(r.stdout, /^Exit status: 0 done \(verify: no damage found\), 1 damage found/m);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("store cli: default data directory from XDG_DATA_HOME, bad arguments exit 2", async () => {
   const xdg = Deno.makeTempDirSync({ prefix: "djdns-xdg-" });
   try {
@@ -175,6 +213,10 @@ Deno.test("store cli: default data directory from XDG_DATA_HOME, bad arguments e
       ["store", "prune", "--json"],
       ["store", "stats", "--bogus"],
       ["store", "stats", "--data"],
+      ["store", "verify", "extra"],
+      ["store", "repair", "--json"],
+      ["store", "repair", "ab".repeat(32)],
+      ["store", "verify", "--full"],
     ]
   ) {
     const r = await djdns(args);

@@ -49,6 +49,7 @@ Deno.test("parseQuery refuses malformed messages with the right rcode", () => {
     ok: false,
     rcode: -1,
     edns: false,
+    dnssecOk: false,
     questionEnd: 12,
   });
   const response = ok.slice();

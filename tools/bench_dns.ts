@@ -22,9 +22,16 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import { parseArgs } from "node:util";
 import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
+import {
+  freePort as freePortOn,
+  output,
+  type Server,
+  spawn,
+  stop,
+  waitReady as waitReadyFor,
+} from "./servers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BENCH = `${ROOT}tools/bench/`;
@@ -70,104 +77,13 @@ function bounded(text: string, what: string, min: number, max: number): number {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-interface Server {
-  name: "djdns" | "dnsmasq" | "baseline";
-  port: number;
-  pid: number;
-  child: Deno.ChildProcess;
-  log(): string;
-}
-
-async function output(program: string, args: string[], timeoutMs = 30_000) {
-  const out = await new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
-
-function spawn(name: Server["name"], program: string, args: string[], port: number): Server {
-  const child = new Deno.Command(program, {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  let text = "";
-  (async () => {
-    const d = new TextDecoder();
-    for await (const chunk of child.stderr) text = (text + d.decode(chunk)).slice(-8192);
-  })();
-  return { name, port, pid: child.pid, child, log: () => text };
-}
-
-async function stop(s: Server): Promise<void> {
-  try {
-    s.child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  const timer = setTimeout(() => {
-    try {
-      s.child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 5000);
-  await s.child.status;
-  clearTimeout(timer);
-}
-
-/** A port free for both UDP and TCP on 127.0.0.1. */
-async function freePort(avoid: number[] = []): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    if (avoid.includes(port)) continue;
-    try {
-      Deno.listen({ hostname: HOST, port }).close();
-      const sock = dgram.createSocket("udp4");
-      await new Promise<void>((ok, fail) => {
-        sock.once("error", fail);
-        sock.bind(port, HOST, () => ok());
-      });
-      await new Promise<void>((done) => sock.close(() => done()));
-      return port;
-    } catch { /* taken, try another */ }
-  }
-  throw new Error("no free port found");
-}
-
-/** Sends `host000.bench A` until the server answers NOERROR (or the time is up). */
-async function waitReady(s: Server, timeoutMs = 30_000): Promise<void> {
-  const label = (t: string) => [t.length, ...new TextEncoder().encode(t)];
-  // Header: id 0x1234, RD, one question; then host000.bench, type A, class IN.
-  const q = Uint8Array.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-    .concat(label("host000"), label("bench"), [0, 0, 1, 0, 1]));
-  const sock = dgram.createSocket("udp4");
-  const answered = new Promise<boolean>((resolve) => {
-    sock.on("message", (m) => {
-      if (m[0] === 0x12 && m[1] === 0x34 && (m[3] & 0xf) === 0) resolve(true);
-    });
-  });
-  const exited = s.child.status.then(() => false);
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (Date.now() < deadline) {
-      sock.send(q, s.port, HOST);
-      const r = await Promise.race([answered, exited, sleep(200).then(() => null)]);
-      if (r === true) return;
-      if (r === false) throw new Error(`${s.name} exited before answering:\n${s.log()}`);
-    }
-    throw new Error(`${s.name} did not answer within ${timeoutMs} ms:\n${s.log()}`);
-  } finally {
-    sock.close();
-  }
-}
-
-function sleep(ms: number) {
-  return new Promise<void>((r) => setTimeout(r, ms));
-}
+/** Header id 0x1234, RD, one question: host000.bench A IN. */
+const READY_QUERY = Uint8Array.from(
+  [0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    .concat(...["host000", "bench"].map((t) => [t.length, ...new TextEncoder().encode(t)]))
+    .concat([0, 0, 1, 0, 1]),
+);
+const waitReady = (s: Server) => waitReadyFor(s, HOST, READY_QUERY);
 
 async function startDjdns(port: number, tree?: string): Promise<Server> {
   const task = await djdnsTaskArgs();
@@ -221,7 +137,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 interface Run {
-  server: Server["name"];
+  server: string;
   round: number;
   clients: number;
   outstanding: number;
@@ -313,7 +229,7 @@ const runs: Run[] = [];
 try {
   const ports: number[] = [];
   const port = async () => {
-    ports.push(await freePort(ports));
+    ports.push(await freePortOn(HOST, ports));
     return ports[ports.length - 1];
   };
   servers.push(await startDjdns(await port()));

@@ -1,7 +1,9 @@
 /**
  * Store benchmarks: events inserted per second in batches of 1 and of 100, open time of a store
- * holding 1,000 pages and 100,000 events (each with one signed approval), database bytes per
- * event.
+ * holding 1,000 pages and 100,000 events (each with one signed approval) with and without the
+ * record check (one SHA-256 per object and state), `djdns store verify` on that store against
+ * SQLite's `integrity_check` of it, and that verify finds every damaged record; database bytes
+ * per event.
  *
  * `deno bench -A tools/store_bench.ts` runs them as Deno benchmarks; `deno run -A
  * tools/store_bench.ts` prints the table recorded in BENCHMARKS.md. Data lives in a temporary
@@ -21,8 +23,11 @@ import {
   proposeEvent,
 } from "../lib/page/mod.ts";
 import { publicKeyOf } from "../lib/crypto/mod.ts";
+import { DatabaseSync } from "node:sqlite";
 import {
   type Batch,
+  checkStoredObject,
+  type Damage,
   openStore,
   type Store,
   type StoredObject,
@@ -118,8 +123,14 @@ function appender(dir: string): { store: Store; next(n: number): Batch; put(b: B
   };
 }
 
-function openAndLoad(dir: string, integrityCheck: "quick" | "none"): number {
-  const store = openStore(dir, { integrityCheck });
+/** How the bench opens: the default (quick_check and the record check), without records, none. */
+type OpenMode = "quick+records" | "quick" | "none";
+
+function openAndLoad(dir: string, mode: OpenMode): number {
+  const store = openStore(dir, {
+    integrityCheck: mode === "none" ? "none" : "quick",
+    checkRecords: mode === "quick+records",
+  });
   try {
     return store.listPages({ following: true }).length;
   } finally {
@@ -127,9 +138,42 @@ function openAndLoad(dir: string, integrityCheck: "quick" | "none"): number {
   }
 }
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+/**
+ * Changes one byte in `n` distinct random objects (and in the states of n / 10 pages) through a
+ * raw connection, as a disk would; returns the keys verify must report (object ids, pages).
+ */
+function damageRecords(dir: string, n: number): Set<string> {
+  const db = new DatabaseSync(`${dir}/djdns.db`);
+  const out = new Set<string>();
+  try {
+    const max = (db.prepare("SELECT max(seq) AS m FROM objects").get() as { m: number }).m;
+    const row = db.prepare("SELECT id, bytes FROM objects WHERE seq = ?");
+    const put = db.prepare("UPDATE objects SET bytes = ? WHERE seq = ?");
+    let seed = 14;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    while (out.size < n) {
+      const seq = 1 + Math.floor(rand() * max);
+      const r = row.get(seq) as { id: Uint8Array; bytes: Uint8Array } | undefined;
+      if (r === undefined || out.has(r.id.toHex())) continue;
+      const bytes = new Uint8Array(r.bytes);
+      bytes[Math.floor(rand() * bytes.length)] ^= 1 << Math.floor(rand() * 8);
+      put.run(bytes, seq);
+      out.add(r.id.toHex());
+    }
+    const pages = db.prepare("SELECT pno, page_id, state FROM pages LIMIT ?").all(n / 10) as {
+      pno: number;
+      page_id: Uint8Array;
+      state: string;
+    }[];
+    const setState = db.prepare("UPDATE pages SET state = ? WHERE pno = ?");
+    for (const p of pages) {
+      setState.run(p.state.replace("host", "hpst"), p.pno);
+      out.add(`state ${p.page_id.toHex()}`);
+    }
+  } finally {
+    db.close();
+  }
+  return out;
 }
 
 function report(): void {
@@ -162,26 +206,69 @@ function report(): void {
       `| build ${PAGES.toLocaleString("en")} pages × ${EVENTS_PER_PAGE} events (+1 approval ` +
         `each), one batch per page | ${built.seconds.toFixed(1)} s |`,
     );
-    for (const check of ["quick", "none"] as const) {
-      const times: number[] = [];
-      for (let i = 0; i < 5; i++) {
+    const opens = new Map<OpenMode, number>();
+    for (let round = 0; round < 5; round++) {
+      // Interleaved, so that load changes on the machine hit every mode alike.
+      for (const mode of ["quick+records", "quick", "none"] as const) {
         const t0 = performance.now();
-        const n = openAndLoad(dir, check);
-        times.push(performance.now() - t0);
+        const n = openAndLoad(dir, mode);
+        const ms = performance.now() - t0;
         if (n !== PAGES) throw new Error(`loaded ${n} pages`);
+        opens.set(mode, Math.min(opens.get(mode) ?? Infinity, ms));
       }
-      rows.push(
-        `| open ${events.toLocaleString("en")} events + read 1,000 heads and states ` +
-          `(integrity check: ${check}) | ${median(times).toFixed(0)} ms (median of 5) |`,
-      );
     }
+    const withRecords = opens.get("quick+records")!;
+    const quickOnly = opens.get("quick")!;
+    rows.push(
+      `| open ${events.toLocaleString("en")} events + read 1,000 heads and states, default ` +
+        `(\`quick_check\` + every object and state hashed) | ${withRecords.toFixed(0)} ms ` +
+        `(**${(withRecords / quickOnly).toFixed(2)}×** the next row) |`,
+      `| the same, \`quick_check\` only (\`checkRecords: false\`, the open before this check) | ` +
+        `${quickOnly.toFixed(0)} ms |`,
+      `| the same without any check (\`integrityCheck: "none"\`) | ` +
+        `${opens.get("none")!.toFixed(0)} ms |`,
+    );
     const store = openStore(dir, { integrityCheck: "none" });
-    const t0 = performance.now();
+    let t0 = performance.now();
     const problems = store.checkIntegrity("full");
     const full = performance.now() - t0;
-    store.close();
     if (problems.length > 0) throw new Error(problems.join("; "));
-    rows.push(`| full integrity_check of that store | ${full.toFixed(0)} ms |`);
+    t0 = performance.now();
+    const verified = store.verify(() => {
+      throw new Error("damage in a sound store");
+    }, checkStoredObject);
+    const verify = performance.now() - t0;
+    t0 = performance.now();
+    store.verify();
+    const verifyHashes = performance.now() - t0;
+    store.close();
+    rows.push(
+      `| \`djdns store verify\` of that store (${verified.objects.toLocaleString("en")} objects ` +
+        `hashed, parsed and decoded by the page module; 1,000 states) | ${verify.toFixed(0)} ms ` +
+        `(**${(verify / full).toFixed(2)}×** the next row) |`,
+      `| full \`integrity_check\` of that store (reference) | ${full.toFixed(0)} ms |`,
+      `| the store's own check (\`Store.verify\` without the page module's decoder) | ` +
+        `${verifyHashes.toFixed(0)} ms (${(verifyHashes / full).toFixed(2)}×) |`,
+    );
+    const damage = damageRecords(dir, 100);
+    const found = new Set<string>();
+    const damaged = openStore(dir, { integrityCheck: "none", checkRecords: false });
+    try {
+      damaged.verify(
+        (d: Damage) => found.add(d.objectId ?? `state ${d.pageId}`),
+        checkStoredObject,
+      );
+    } finally {
+      damaged.close();
+    }
+    const missed = [...damage].filter((k) => !found.has(k));
+    if (missed.length > 0 || found.size !== damage.size) {
+      throw new Error(`verify found ${found.size} of ${damage.size} damaged records`);
+    }
+    rows.push(
+      `| damaged records found by verify after ${damage.size} random one-byte changes ` +
+        `(objects and states, through a raw SQLite connection) | ${found.size} of ${damage.size} |`,
+    );
     rows.push(
       `| database bytes per event (event + 1 approval + share of states) | ` +
         `${Math.round(db / events)} bytes (${(db / 1e6).toFixed(1)} MB total; canonical ` +
@@ -212,6 +299,11 @@ if (import.meta.main) {
       },
     );
   }
+  Deno.bench(
+    "store: open 100,000 events / 1,000 pages and read heads (quick_check + records)",
+    { group: "open", baseline: true },
+    () => void openAndLoad(`${tmp}/dataset`, "quick+records"),
+  );
   Deno.bench(
     "store: open 100,000 events / 1,000 pages and read heads (quick_check)",
     { group: "open" },

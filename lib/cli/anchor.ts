@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { anchorLog } from "../anchor/bundle.ts";
 import { encodeAnchorFile } from "../anchor/file.ts";
+import { ROOT_ANCHOR, ROOT_BUNDLE, ROOT_IS_TESTNET, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
 import { openAnchor, type TrustAnchor } from "../page/mod.ts";
 import {
   idArg,
@@ -19,14 +21,21 @@ import { parseCommandLine, UsageError } from "./usage.ts";
 
 /** Help of `djdns anchor`. */
 export const ANCHOR_HELP = `Usage: djdns anchor export PAGE-ID --data DIR --out FILE
+       djdns anchor show [--json]
 
-Write a trust anchor for a page: its id and genesis, and its checkpoint chain with the state at
+show: print the root trust anchor embedded in this build (the page id, whether it is the public
+testnet, its participants and thresholds, the bundled history and the head it leads to); with
+--json, the anchor file itself.
+
+export: 
+write a trust anchor for a page: its id and genesis, and its checkpoint chain with the state at
 the last checkpoint when it has one (a node rooted there verifies only the events after it).
 Reads the data directory without locking it (works beside a running node).
 
 Options:
   --data DIR               data directory holding the page
   --out FILE               where to write the anchor (replaced atomically)
+  --json                   show: print the embedded anchor file
   -h, --help               show this help`;
 
 /** The trust anchor of a verified page log (with its checkpoint chain, if any). */
@@ -46,16 +55,22 @@ export async function anchorMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     data: { type: "string" },
     out: { type: "string" },
+    json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, 2);
   if (values.help) {
     console.log(ANCHOR_HELP);
     return 0;
   }
+  if (positionals[0] === "show") {
+    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+    return showEmbedded(values.json === true);
+  }
+  if (values.json) throw new UsageError("--json belongs to anchor show");
   if (positionals[0] !== "export") {
     throw new UsageError(
       positionals[0] === undefined
-        ? "missing command: export"
+        ? "missing command: export or show"
         : `unknown anchor command '${positionals[0]}'`,
     );
   }
@@ -81,4 +96,34 @@ export async function anchorMain(args: string[]): Promise<number> {
     console.log(pageId);
     return 0;
   });
+}
+
+// `anchor show`: the embedded root anchor, verified, with the head its bundle leads to.
+function showEmbedded(json: boolean): number {
+  if (json) {
+    console.log(encodeAnchorFile(ROOT_ANCHOR).trimEnd());
+    return 0;
+  }
+  const log = anchorLog(ROOT_ANCHOR, ROOT_BUNDLE);
+  const gov = log.state().governance;
+  const lines = [
+    `root page   ${ROOT_PAGE_ID}`,
+    `network     ${
+      ROOT_IS_TESTNET
+        ? "TESTNET (its keys are published in testnet/keys: anyone can change it)"
+        : "production (chosen at build time)"
+    }`,
+    `checkpoints ${ROOT_ANCHOR.checkpoints?.length ?? 0}`,
+    `bundled     ${ROOT_BUNDLE.length} object(s) after the anchor, head ${log.head()}`,
+  ];
+  if (gov) {
+    lines.push(
+      `thresholds  content ${gov.thresholds.content}, membership ${gov.thresholds.membership}`,
+    );
+    for (const [key, p] of Object.entries(gov.participants)) {
+      lines.push(`participant ${key} weight ${p.weight}${p.name ? ` (${p.name})` : ""}`);
+    }
+  }
+  console.log(lines.join("\n"));
+  return 0;
 }

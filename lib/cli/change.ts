@@ -21,6 +21,7 @@ import {
   proposeEvent,
   type Track,
 } from "../page/mod.ts";
+import { parseIp } from "../dns/ip.ts";
 import { checkHostName } from "../registry/names.ts";
 import { MAX_TTL, parseRecord, RECORD_TYPES } from "../registry/rdata.ts";
 import { compileSelector } from "../registry/selector.ts";
@@ -107,7 +108,7 @@ export function exactBranch(state: PageState, name: string): number {
 }
 
 /** Where a new branch for `name` goes: before the first branch matching it, else at the end. */
-function insertionIndex(state: PageState, name: string): number {
+export function insertionIndex(state: PageState, name: string): number {
   const branches = branchesOf(state);
   for (let i = 0; i < branches.length; i++) {
     try {
@@ -146,8 +147,12 @@ export function sameRecord(a: unknown, b: unknown): boolean {
   try {
     const x = parseRecord(a);
     const y = parseRecord(b);
-    return x.name === y.name && x.type === y.type &&
-      JSON.stringify(x.data) === JSON.stringify(y.data);
+    // Addresses compare as addresses (2001:db8:0::1 is 2001:db8::1).
+    const data = (r: typeof x) =>
+      (r.type === "A" || r.type === "AAAA") && typeof r.data === "string"
+        ? parseIp(r.data)?.join(".") ?? r.data
+        : JSON.stringify(r.data);
+    return x.name === y.name && x.type === y.type && data(x) === data(y);
   } catch {
     return false;
   }
@@ -201,6 +206,34 @@ export function pathArg(text: string): (string | number)[] {
   }
   if (text === "") return [];
   return text.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+}
+
+/**
+ * `set` on a path whose objects do not all exist yet (`set meta.contact` on a page without
+ * `meta`): the SET goes to the first missing key, with the rest of the path as nested objects.
+ * (The protocol's SET needs every step but the last to exist, as DEJE's did.)
+ */
+function createMissing(
+  state: PageState,
+  path: (string | number)[],
+  value: Json,
+): { at: (string | number)[]; value: Json } {
+  let node: unknown = state;
+  for (let i = 0; i < path.length - 1; i++) {
+    const k = path[i];
+    const container = node as Record<string | number, unknown> | null;
+    if (
+      typeof k === "string" && container !== null && typeof container === "object" &&
+      !Array.isArray(container) && !Object.hasOwn(container, k) &&
+      path.slice(i + 1).every((r) => typeof r === "string")
+    ) {
+      let v = value;
+      for (const r of path.slice(i + 1).reverse()) v = { [r as string]: v };
+      return { at: path.slice(0, i + 1), value: v };
+    }
+    node = container?.[k];
+  }
+  return { at: path, value };
 }
 
 function jsonArg(text: string): Json {
@@ -329,9 +362,10 @@ export function buildChange(state: PageState, words: string[], ttl?: string): Ch
     case "set": {
       need(words, 3, "set PATH JSON");
       const path = pathArg(words[1]);
+      const { at, value } = createMissing(state, path, jsonArg(words[2]));
       return {
         handler: "SET",
-        args: { path, value: jsonArg(words[2]) },
+        args: { path: at, value },
         summary: `set ${formatPath(path)}`,
       };
     }

@@ -23,10 +23,17 @@ Commands:
   propose PAGE-ID CHANGE   propose a change to a page (signed: your approval)
   approve PAGE-ID EVENT-ID approve a pending change
   delegate PAGE-ID         hand shares of your vote power to others (--to, --revoke)
-  anchor export PAGE-ID    write a trust anchor file for a page
+  anchor export|show       write a page's trust anchor file; show the embedded root anchor
   checkpoint propose|approve
                            checkpoints that let new nodes skip old history
   status                   peers, followed pages and counters of a running node
+  store stats|prune|verify|repair
+                           inspect, prune, check or repair the data directory
+  zone import|export       RFC 1035 zone files into a page (one proposal) and out of it
+  import pages|deje        legacy DJDNS page directories and DEJE documents as signed pages
+  prove NAME [TYPE]        write a portable proof of a registry answer
+  testnet up|down          a local djdns network in one command
+  verify-proof FILE        check a proof offline against a trust anchor
   store stats|prune        inspect or prune the data directory
   deje serialize|state     legacy DEJE documents: serializer and state of the tip
   config check|example     check a configuration file for run, or print an example
@@ -50,8 +57,9 @@ function withNodeClient(load: () => Promise<Command>): () => Promise<Command> {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: () => Promise.resolve(runMain),
   resolve: () => Promise.resolve(resolveMain),
-  // Loaded on demand: the server does not need the store or the DEJE code to start.
-  page: async () => (await import("./page.ts")).pageMain,
+  // Loaded on demand: `run` and `resolve` do not need these commands' code or the DEJE code to
+  // start (they do load the store, through ./registry.ts, for the data directory).
+  page: withNodeClient(async () => (await import("./page.ts")).pageMain),
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
   config: async () => (await import("./config.ts")).configMain,
@@ -64,6 +72,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
   // The network (issue 9).
   status: async () => (await import("./status.ts")).statusMain,
+  zone: withNodeClient(async () => (await import("./zone.ts")).zoneMain),
+  import: async () => (await import("./import.ts")).importMain,
+  testnet: async () => (await import("./testnet.ts")).testnetMain,
+  prove: async () => (await import("./prove.ts")).proveMain,
+  "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
 };
 
 /** Runs the CLI with `args` (without the program name); returns the exit status. */

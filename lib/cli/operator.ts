@@ -4,11 +4,14 @@
  *
  * @module
  */
-import { createMetrics, type QueryCounters, RCODES } from "../metrics/mod.ts";
+import { createMetrics, type QueryCounters, RCODES, type Samples } from "../metrics/mod.ts";
 import type { Responder } from "../server/responder.ts";
 import { buildTree, serveStatus, type StatusServer, type StatusView } from "../status/mod.ts";
 import { VERSION } from "../version.ts";
 import type { Registry } from "./registry.ts";
+import { FAILURE_KINDS, type Forwarder } from "../forwarder/mod.ts";
+import type { NetStatus } from "../node/mod.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
 
 /** What the operator's port reads. */
 export interface OperatorSources {
@@ -19,6 +22,12 @@ export interface OperatorSources {
   listen: string[];
   /** `performance.now()` at start. */
   startedMs: number;
+  /** The upstream forwarder (answers and failures per upstream). */
+  forwarder?: Forwarder;
+  /** The network's status document, when gossip is on. */
+  netStatus?: () => NetStatus;
+  /** The data directory (its database's size is reported). */
+  dataDir?: string;
 }
 
 // Query totals sampled every 5 s, for the rate over the last minute.
@@ -87,6 +96,74 @@ export function startOperatorPort(host: string, port: number, src: OperatorSourc
     ]],
   );
 
+  if (src.forwarder) {
+    const fwd = src.forwarder;
+    metrics.counter(
+      "djdns_upstream_answers_total",
+      "Answers accepted from each upstream resolver.",
+      ["upstream"],
+      () => fwd.upstreamStats().map((u) => [{ upstream: u.upstream }, u.answers]),
+    );
+    metrics.counter(
+      "djdns_upstream_errors_total",
+      "Failed tries of each upstream resolver, by kind (timeout, an error rcode, network).",
+      ["upstream", "kind"],
+      () =>
+        fwd.upstreamStats().flatMap((u) =>
+          FAILURE_KINDS.map((k) => [{ upstream: u.upstream, kind: k }, u.failures[k]] as Samples[0])
+        ).filter(([, v]) => v > 0),
+    );
+  }
+  if (src.dataDir !== undefined) {
+    const db = `${src.dataDir}/${DATABASE_FILE}`;
+    metrics.gauge(
+      "djdns_store_bytes",
+      "Size of the data directory's database, with its write-ahead log.",
+      [],
+      () => {
+        let bytes = 0;
+        for (const f of [db, `${db}-wal`]) {
+          try {
+            bytes += Deno.statSync(f).size;
+          } catch { /* not there */ }
+        }
+        return [[{}, bytes]];
+      },
+    );
+  }
+  if (src.netStatus) {
+    const net = src.netStatus;
+    metrics.counter(
+      "djdns_network_events_total",
+      "Network events by kind: gossip accepted/ignored/rejected (with the reject reason), " +
+        "sync sessions and objects pulled, fetches, peers banned, store writes.",
+      ["event"],
+      () => Object.entries(net().counters).map(([event, v]) => [{ event }, v]),
+    );
+    metrics.gauge("djdns_peers", "Peers by state.", ["state"], () => {
+      const s = net();
+      const now = Date.now();
+      return [
+        [{ state: "connected" }, s.connected.length],
+        [{ state: "known" }, s.peers.length],
+        [
+          { state: "banned" },
+          s.peers.filter((p) => p.bannedUntil && Date.parse(p.bannedUntil) > now).length,
+        ],
+      ];
+    });
+    metrics.gauge("djdns_pages_followed", "Signed pages this node follows.", [], () => [[
+      {},
+      net().pages.length,
+    ]]);
+    metrics.gauge(
+      "djdns_page_lag_max",
+      "Largest lag of a followed page behind the best height peers advertised, in events.",
+      [],
+      () => [[{}, Math.max(0, ...net().pages.map((p) => p.lag))]],
+    );
+  }
+
   const view = (): StatusView => {
     const snap = src.registry.snapshot;
     const { root, truncated } = buildTree(snap);
@@ -110,6 +187,7 @@ export function startOperatorPort(host: string, port: number, src: OperatorSourc
       },
       cache: { hits: stats().cacheHits },
       signedPages: src.registry.heads(),
+      ...netView(src.netStatus?.()),
       tree: root,
       treeTruncated: truncated,
     };
@@ -121,5 +199,24 @@ export function startOperatorPort(host: string, port: number, src: OperatorSourc
       clearInterval(timer);
       await server.close();
     },
+  };
+}
+
+// What the status page shows of the network: the same document `djdns status` prints.
+function netView(s: NetStatus | undefined): Partial<StatusView> {
+  if (!s) return {};
+  const connected = new Set(s.connected.map((c) => c.id));
+  return {
+    identity: s.peerId,
+    gossip: s.addrs,
+    peers: s.peers.map((p) => ({
+      id: p.id,
+      address: p.addr ?? "",
+      score: p.score,
+      banned: p.bannedUntil !== undefined,
+      connected: connected.has(p.id),
+    })),
+    followed: s.pages,
+    netCounters: s.counters,
   };
 }

@@ -244,6 +244,9 @@ export function verifiedLog(
   return { log, pending };
 }
 
+/** Bundles are the operator's input: every object is verified, but not bounded by the pools. */
+const LOCAL = { source: "import", trusted: true } as const;
+
 /**
  * Feeds objects into `log` (events and evidence first, then approvals, then checkpoints in height
  * order); any refusal is an InputError naming the object.
@@ -253,8 +256,9 @@ export function feedLog(log: PageLog, objects: { obj: SignedObject; where: strin
   const approvals: { obj: Approval; where: string }[] = [];
   for (const { obj, where } of objects) {
     try {
-      if (obj.type === "event") log.addEvent(obj);
-      else if (obj.type === "evidence") log.addEvidence(obj);
+      if (obj.type === "event") log.addEvent(obj, LOCAL);
+      else if (obj.type === "evidence") log.addEvidence(obj, LOCAL);
+      else if (obj.type === "checkpoint-evidence") log.addCheckpointEvidence(obj, LOCAL);
       else if (obj.type === "approval") approvals.push({ obj, where });
       else if (obj.type === "checkpoint") {
         const link = links.get(objectId(obj)) ?? { approvals: [] };
@@ -272,7 +276,7 @@ export function feedLog(log: PageLog, objects: { obj: SignedObject; where: strin
   // Approvals after events, so none waits for an event that comes later.
   for (const { obj, where } of approvals) {
     try {
-      log.addApproval(obj);
+      log.addApproval(obj, LOCAL);
     } catch (e) {
       throw new InputError(`${where}: ${(e as Error).message}`);
     }
@@ -384,5 +388,39 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
       ? "is a directory"
       : (e as Error).message.split("\n")[0];
     throw new InputError(`${path}: ${why}`);
+  }
+}
+
+/**
+ * Reads a text file of at most `max` bytes (checked before reading, so a huge or endless file is
+ * refused rather than read into memory). InputError with one line otherwise.
+ */
+export async function readInputFile(path: string, max: number): Promise<string> {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (!info.isFile) throw new InputError(`${path}: not a regular file`);
+    if (info.size > max) throw new InputError(`${path}: larger than ${max} bytes`);
+    const buf = new Uint8Array(info.size);
+    let at = 0;
+    while (at < buf.length) {
+      const n = await file.read(buf.subarray(at));
+      if (n === null) break;
+      at += n;
+    }
+    return new TextDecoder().decode(buf.subarray(0, at));
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : e instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : (e as Error).message.split("\n")[0];
+    throw new InputError(`${path}: ${why}`);
+  } finally {
+    file?.close();
   }
 }

@@ -5,7 +5,13 @@
  * @module
  */
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
-import { createForwarder, defaultUpstreams, type Forwarder } from "../forwarder/mod.ts";
+import {
+  createForwarder,
+  defaultUpstreams,
+  type Forwarder,
+  type Upstream,
+} from "../forwarder/mod.ts";
+import { ipFamily } from "../dns/ip.ts";
 import { loadRegistry as loadNodeRegistry, type Registry } from "../node/registry.ts";
 import { type HostPort, parseHostPort } from "./addr.ts";
 import { UsageError } from "./usage.ts";
@@ -18,6 +24,7 @@ export const REGISTRY_OPTIONS = {
   upstream: { type: "string", multiple: true },
   "no-upstream": { type: "boolean" },
   "upstream-timeout": { type: "string" },
+  "upstream-ca": { type: "string" },
 } as const;
 
 /** Help text of {@linkcode REGISTRY_OPTIONS}. */
@@ -29,8 +36,15 @@ export const REGISTRY_HELP =
                            --pages: $XDG_DATA_HOME/djdns, else ~/.local/share/djdns; with
                            --pages: none unless given)
   --upstream ADDR[:PORT]   upstream resolver for names outside the registry (repeatable;
-                           default: the nameservers of /etc/resolv.conf, minus djdns itself)
-  --no-upstream            forward nothing: names outside the registry get REFUSED
+                           default: the nameservers of /etc/resolv.conf, minus djdns itself);
+                           tls://ADDR[:PORT][#NAME] asks it over TLS (port 853, certificate
+                           checked for NAME, else the address), https://ADDR[:PORT]/PATH over
+                           HTTPS (RFC 8484; certificate checked for the address)
+  --upstream-ca FILE       also trust the CA certificates (PEM) of FILE for TLS and HTTPS
+                           upstreams (a private CA); certificates are always verified
+  --no-upstream            no default upstream: names outside the registry get REFUSED, a
+                           CNAME leaving it is answered alone (dns:// targets of pages are
+                           still asked)
   --upstream-timeout MS    time to wait for one upstream try (default 1500)`;
 
 /**
@@ -69,17 +83,62 @@ export async function loadRegistry(
   }
 }
 
+const TLS_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * Parses one `--upstream`: `ADDR[:PORT]` (plain DNS, port 53), `tls://ADDR[:PORT][#NAME]` (DNS
+ * over TLS, port 853, the certificate checked for NAME, else for the address) or
+ * `https://ADDR[:PORT][/PATH]` (DNS over HTTPS, port 443, path /dns-query, the certificate
+ * checked for the address). Addresses are IP literals: a name would be resolved by the system
+ * resolver, which may be djdns itself.
+ */
+export function parseUpstream(text: string): Upstream {
+  const bad = (why: string) => new UsageError(`--upstream: '${text}': ${why}`);
+  if (text.startsWith("tls://")) {
+    const [addr, name, extra] = text.slice(6).split("#");
+    if (extra !== undefined || name === "" || (name !== undefined && !TLS_NAME.test(name))) {
+      throw bad("the name after # must be a host name");
+    }
+    const at = parseHostPort(addr, 853, "--upstream");
+    return { ...at, protocol: "tls", ...(name ? { tlsName: name.replace(/\.$/, "") } : {}) };
+  }
+  if (text.startsWith("https://")) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw bad("not a URL");
+    }
+    if (url.username || url.password || url.search || url.hash) {
+      throw bad("no user, query or fragment in a DoH URL");
+    }
+    const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    if (ipFamily(host) === 0) {
+      throw bad("the host must be an IP address (its certificate must name it)");
+    }
+    return {
+      host,
+      port: url.port === "" ? 443 : Number(url.port),
+      protocol: "https",
+      path: url.pathname === "/" ? "/dns-query" : url.pathname,
+    };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw bad("scheme must be tls:// or https://");
+  return parseHostPort(text, 53, "--upstream");
+}
+
 /** The upstreams named on the command line, or the defaults from resolv.conf. */
 export async function upstreamsFrom(
   values: Record<string, unknown>,
   listen: HostPort[],
-): Promise<HostPort[]> {
+): Promise<Upstream[]> {
   if (values["no-upstream"]) {
     if (values.upstream) throw new UsageError("--upstream and --no-upstream exclude each other");
     return [];
   }
   const given = values.upstream as string[] | undefined;
-  if (given) return given.map((u) => parseHostPort(u, 53, "--upstream"));
+  if (given) return given.map(parseUpstream);
   let text = "";
   try {
     text = await Deno.readTextFile("/etc/resolv.conf");
@@ -87,14 +146,29 @@ export async function upstreamsFrom(
   return defaultUpstreams(text, listen);
 }
 
-/** Builds the forwarder, or undefined when there is nothing to forward to. */
-export function forwarderFor(values: Record<string, unknown>, upstreams: HostPort[]): Forwarder {
+/**
+ * Builds the forwarder, also when `upstreams` is empty (`--no-upstream`): the `dns://` targets of
+ * pages name their own servers.
+ */
+export function forwarderFor(values: Record<string, unknown>, upstreams: Upstream[]): Forwarder {
   const t = values["upstream-timeout"] as string | undefined;
   const timeoutMs = t === undefined ? 1500 : Number(t);
   if (!/^\d+$/.test(t ?? "1") || timeoutMs < 10 || timeoutMs > 60_000) {
     throw new UsageError("--upstream-timeout must be a number of milliseconds from 10 to 60000");
   }
-  return createForwarder({ upstreams, timeoutMs });
+  const caFile = values["upstream-ca"] as string | undefined;
+  let caCerts: string[] | undefined;
+  if (caFile !== undefined) {
+    try {
+      caCerts = [Deno.readTextFileSync(caFile)];
+    } catch (e) {
+      throw new UsageError(`--upstream-ca: cannot read ${caFile}: ${(e as Error).message}`);
+    }
+    if (!caCerts[0].includes("-----BEGIN CERTIFICATE-----")) {
+      throw new UsageError(`--upstream-ca: ${caFile} holds no PEM certificate`);
+    }
+  }
+  return createForwarder({ upstreams, timeoutMs, caCerts });
 }
 
 export { forwardFor, type Registry, resolverFor } from "../node/registry.ts";

@@ -14,7 +14,10 @@ import {
   upstreamsFrom,
 } from "./registry.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
-import type { Answer } from "../registry/resolver.ts";
+import type { Answer } from "../dns/message.ts";
+import { question } from "../dns/question.ts";
+import type { PageSnapshot } from "../sources/files.ts";
+import { openStore, resolveDataDir, type Store } from "../store/mod.ts";
 
 /** Help of `djdns resolve`. */
 export const RESOLVE_HELP = `Usage: djdns resolve [OPTIONS] NAME [TYPE]
@@ -69,6 +72,61 @@ export function formatRecord(a: Answer): string {
   return `${a.name}.\t${a.ttl}\tIN\t${a.type}\t${rdataText(a)}`;
 }
 
+/**
+ * For `--trace`: the signed pages the walk went through, with their heads (from the data
+ * directory, read-only; the embedded root's head when it is not stored) and the branches that
+ * matched, with their selectors and targets.
+ */
+function signedPagesWalked(
+  trace: string[],
+  snapshot: PageSnapshot,
+  values: Record<string, unknown>,
+): string[] {
+  const matched = new Map<string, number[]>();
+  for (const line of trace) {
+    const m = /^\s*(djdns:[0-9a-f]{64}) branch (\d+) /.exec(line);
+    if (m) matched.set(m[1], [...matched.get(m[1]) ?? [], Number(m[2])]);
+  }
+  if (matched.size === 0) return [];
+  let store: Store | undefined;
+  try {
+    const dir = (values.data as string | undefined) ??
+      (values.pages === undefined ? resolveDataDir() : undefined);
+    if (dir !== undefined) store = openStore(dir, { readOnly: true });
+  } catch { /* no data directory: heads unknown */ }
+  const out = ["signed pages walked:"];
+  try {
+    for (const [key, branches] of matched) {
+      const id = key.slice("djdns:".length);
+      const rec = store?.getPage(id);
+      const lp = snapshot.pages.get(key);
+      const authority = lp && !(lp instanceof Error) ? lp.page.meta.authority : undefined;
+      out.push(
+        `  page ${id}` + (rec?.headId ? ` head ${rec.headId} state ${rec.stateHash}` : "") +
+          (authority ? ` (${JSON.stringify(authority)})` : ""),
+      );
+      for (const i of branches) {
+        const b = lp && !(lp instanceof Error) ? lp.page.branches[i] : undefined;
+        if (!b) continue;
+        const targets = b.targets.map((t) =>
+          t.kind === "djdns"
+            ? `djdns:${t.pageId}`
+            : t.kind === "dns"
+            ? `dns://${t.host}:${t.port}/`
+            : t.path
+        );
+        out.push(
+          `    branch ${i} ${JSON.stringify(b.selector.source)}: ${b.records.length} record(s)` +
+            (targets.length ? `, targets ${targets.join(", ")}` : ""),
+        );
+      }
+    }
+  } finally {
+    store?.close();
+  }
+  return out;
+}
+
 /** Runs one lookup. Exit status 0 when an answer (even NXDOMAIN) was had, 1 on SERVFAIL. */
 export async function resolveMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
@@ -99,13 +157,18 @@ export async function resolveMain(args: string[]): Promise<number> {
   try {
     const resolve = resolverFor(registry, forwarder, upstreams.length > 0);
     const res = await resolve(name, type, { trace: Boolean(values.trace) });
-    if (values.trace) { for (const line of res.trace) console.log(`;; ${line}`); }
+    if (values.trace) {
+      for (const line of res.trace) console.log(`;; ${line}`);
+      for (const line of signedPagesWalked(res.trace, registry.snapshot, values)) {
+        console.log(`;; ${line}`);
+      }
+    }
     if (!res.registry) {
       if (upstreams.length === 0) {
         console.log(`;; ${name} is not a registry name and there is no upstream: REFUSED`);
         return 1;
       }
-      const r = await forwarder.query(name, qtype, "IN");
+      const r = await forwarder.query(question(name, qtype));
       console.log(`;; not a registry name: forwarded to ${r.upstream.host}:${r.upstream.port}`);
       console.log(`;; status: ${(r.packet as { rcode?: string }).rcode ?? r.bytes[3] & 0xf}`);
       for (const a of r.packet.answers ?? []) console.log(formatRecord(a as unknown as Answer));

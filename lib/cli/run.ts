@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { LOG_LEVELS, setupLogging } from "../log.ts";
 import { type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { bindHint } from "./bind_hint.ts";
+import { DEFAULT_RRL } from "../server/rrl.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import { forwarderFor, REGISTRY_HELP, REGISTRY_OPTIONS, upstreamsFrom } from "./registry.ts";
@@ -16,6 +17,7 @@ import { peerAddr } from "../net/addr.ts";
 import { type GossipConfig, NodeStartError, startNode } from "../node/mod.ts";
 import { resolveDataDir } from "../store/mod.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
+import { ENCRYPTED_HELP, ENCRYPTED_OPTIONS, encryptedPlan } from "./encrypted.ts";
 import { ConfigError, mergeConfig, type OptionValues, readConfig } from "../config/mod.ts";
 
 /** Port djdns listens on when none is given: unprivileged, so no root is needed. */
@@ -40,7 +42,16 @@ ${REGISTRY_HELP}
   --udp-size N             largest UDP reply and EDNS size advertised (512-4096, default 1232)
   --cache-entries N        answer cache size in entries (default 10000)
   --tcp-idle SECONDS       close idle TCP connections after this long (default 10)
-  --tcp-max N              most open TCP connections (default 128)
+  --tcp-max N              most open TCP connections (default 128); at the limit a new
+                           connection replaces the oldest idle one
+  --tcp-max-per-source N   most TCP connections from one address, /32 or /64 (default 16;
+                           loopback clients count only towards --tcp-max)
+${ENCRYPTED_HELP}
+  --rrl-rate N             response rate limit: UDP responses per second to one network
+                           (/24, /56) outside loopback (default ${DEFAULT_RRL.rate}; 0 disables)
+  --rrl-slip N             of the responses over the limit, send every Nth truncated (TC=1,
+                           the client retries over TCP) and drop the rest (default ${DEFAULT_RRL.slip};
+                           0 drops all, 1 truncates all)
   --log-level LEVEL        debug, info, warning or error (default info; debug logs every query)
   --log-format FORMAT      text or json (default text)
   --metrics ADDR:PORT      serve Prometheus metrics at /metrics and a status page at / on
@@ -74,9 +85,13 @@ export const RUN_OPTIONS = {
   "cache-entries": { type: "string" },
   "tcp-idle": { type: "string" },
   "tcp-max": { type: "string" },
+  "tcp-max-per-source": { type: "string" },
+  "rrl-rate": { type: "string" },
+  "rrl-slip": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   metrics: { type: "string" },
+  ...ENCRYPTED_OPTIONS,
   anchor: { type: "string" },
   gossip: { type: "string" },
   peer: { type: "string", multiple: true },
@@ -98,6 +113,42 @@ async function withConfigFile(flags: OptionValues): Promise<OptionValues> {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+// SIGHUP re-reads the configuration file: log settings apply at once; other keys that changed
+// are named, since they need a restart (sockets, the data directory, the network).
+async function rereadConfig(flags: OptionValues, running: OptionValues): Promise<void> {
+  const log = getLogger(["djdns"]);
+  let next: OptionValues;
+  try {
+    next = await withConfigFile(flags);
+  } catch (e) {
+    log.error("config not reloaded, keeping the running settings: {err}", {
+      err: (e as Error).message,
+    });
+    return;
+  }
+  const level = (next["log-level"] as string | undefined) ?? "info";
+  const format = (next["log-format"] as string | undefined) ?? "text";
+  if (
+    !(LOG_LEVELS as readonly string[]).includes(level) || (format !== "text" && format !== "json")
+  ) {
+    log.error("config not reloaded: bad log-level or log-format");
+    return;
+  }
+  setupLogging(level as "info", format);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const changed = Object.keys({ ...running, ...next }).filter((k) =>
+    k !== "log-level" && k !== "log-format" && !same(running[k], next[k])
+  );
+  if (changed.length) {
+    log.warning("config reloaded; these keys changed and need a restart: {keys}", {
+      keys: changed.join(", "),
+    });
+  } else {
+    log.info("config reloaded");
+  }
+  for (const k of ["log-level", "log-format"]) running[k] = next[k];
 }
 
 function intOption(
@@ -153,6 +204,9 @@ export async function runMain(args: string[]): Promise<number> {
   const cacheEntries = intOption(values, "cache-entries", 0, 10_000_000, 10_000);
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
+  const maxPerSource = intOption(values, "tcp-max-per-source", 1, 65535, 16);
+  const rrlRate = intOption(values, "rrl-rate", 0, 1_000_000, DEFAULT_RRL.rate);
+  const rrlSlip = intOption(values, "rrl-slip", 0, 100, DEFAULT_RRL.slip);
   const metricsAt = values.metrics === undefined
     ? undefined
     : parseHostPort(values.metrics as string, 9153, "--metrics", true);
@@ -177,6 +231,7 @@ export async function runMain(args: string[]): Promise<number> {
   }
   let dataDir = values.data as string | undefined;
   if (dataDir === undefined && (pagesDir === undefined || gossip)) dataDir = resolveDataDir();
+  const encrypted = encryptedPlan(values);
   const upstreams = await upstreamsFrom(values, listen);
   const forwarder = forwarderFor(values, upstreams);
 
@@ -194,10 +249,13 @@ export async function runMain(args: string[]): Promise<number> {
       cacheEntries,
       idleMs,
       maxConnections,
+      maxPerSource,
+      rrl: rrlRate > 0 ? { rate: rrlRate, slip: rrlSlip } : undefined,
       upstreams,
       forwarder,
+      encrypted,
       gossip,
-      operator: metricsAt && (({ registry, responder, counters, listen: served }) => {
+      operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
         try {
           const op = startOperatorPort(metricsAt.host, metricsAt.port, {
             registry,
@@ -205,6 +263,9 @@ export async function runMain(args: string[]): Promise<number> {
             counters,
             listen: served,
             startedMs,
+            forwarder,
+            netStatus,
+            dataDir,
           });
           return {
             close: () => op.close(),
@@ -231,7 +292,10 @@ export async function runMain(args: string[]): Promise<number> {
   }
 
   const stop = Promise.withResolvers<string>();
-  const onHup = () => node.reload("SIGHUP");
+  const onHup = () => {
+    if (flags.config !== undefined) void rereadConfig(flags, values);
+    node.reload("SIGHUP");
+  };
   const onInt = () => stop.resolve("SIGINT");
   const onTerm = () => stop.resolve("SIGTERM");
   Deno.addSignalListener("SIGHUP", onHup);

@@ -7,7 +7,19 @@
  */
 import { Buffer } from "node:buffer";
 import dnsPacket from "dns-packet";
-import type { Answer } from "../registry/resolver.ts";
+
+/**
+ * A resource record in the form the encoder (dns-packet) takes: what the registry resolver
+ * answers with and what a decoded upstream reply holds. `type` is a mnemonic of `types.ts`.
+ */
+export interface Answer {
+  name: string;
+  type: string;
+  class: "IN";
+  ttl: number;
+  /** Record data in dns-packet's form for `type` (a string, a list, or an object). */
+  data: unknown;
+}
 
 /** Flag bits of the second header word that a composed reply sets. */
 export interface ReplyFlags {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { BYTE_TEXT, lowerAscii } from "./name.ts";
 
 /** DNS rcodes used by the server. */
 export const RCODE = {
@@ -15,6 +16,8 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** TSIG: the server does not know the query's key (RFC 8945 §5.2.1). */
+  NOTAUTH: 9,
   /** Extended rcode 16 (RFC 6891), carried partly in the OPT record. */
   BADVERS: 16,
 } as const;
@@ -25,7 +28,9 @@ export const MIN_UDP_PAYLOAD = 512;
 export const DEFAULT_UDP_PAYLOAD = 1232;
 
 const TYPE_OPT = 41;
-const HEADER = 12;
+const TYPE_TSIG = 250;
+/** Bytes of the message header; the question starts here. */
+export const HEADER = 12;
 
 /** The EDNS0 part of a query. */
 export interface Edns {
@@ -62,17 +67,62 @@ export interface Query {
 export type ParseResult =
   | { ok: true; query: Query }
   /**
-   * Answer with this rcode; `edns` says whether to include an OPT record, `questionEnd` where
-   * the question ends when it parsed (12 when it did not), so the reply can carry it.
+   * Answer with this rcode; `edns` says whether to include an OPT record (with the query's DO
+   * bit, `dnssecOk`), `questionEnd` where the question ends when it parsed (12 when it did not),
+   * so the reply can carry it.
    */
-  | { ok: false; rcode: number; edns: boolean; questionEnd: number }
+  | { ok: false; rcode: number; edns: boolean; dnssecOk: boolean; questionEnd: number }
   /** Not a query at all (too short, or a response): send nothing, which avoids reflection loops. */
-  | { ok: false; rcode: -1; edns: false; questionEnd: 12 };
+  | { ok: false; rcode: -1; edns: false; dnssecOk: false; questionEnd: 12 };
 
-const DROP = { ok: false, rcode: -1, edns: false, questionEnd: HEADER } as const;
+const DROP = { ok: false, rcode: -1, edns: false, dnssecOk: false, questionEnd: HEADER } as const;
 
-function formerr(edns = false, questionEnd = HEADER): ParseResult {
-  return { ok: false, rcode: RCODE.FORMERR, edns, questionEnd };
+function fail(rcode: number, edns: Edns | null, questionEnd = HEADER): ParseResult {
+  return { ok: false, rcode, edns: edns !== null, dnssecOk: edns?.dnssecOk ?? false, questionEnd };
+}
+
+function formerr(edns: Edns | null = null, questionEnd = HEADER): ParseResult {
+  return fail(RCODE.FORMERR, edns, questionEnd);
+}
+
+// The question at offset 12: uncompressed labels (a pointer in a question is malformed), type
+// and class. Returns the name as text, the cache key's name part and where it ends, or null.
+function parseQuestion(buf: Uint8Array): { name: string; key: string; end: number } | null {
+  let off = HEADER;
+  let name = "";
+  let key = "";
+  let wireLen = 0;
+  for (;;) {
+    if (off >= buf.length) return null;
+    const len = buf[off];
+    if (len === 0) {
+      off++;
+      break;
+    }
+    if (len > 63) return null;
+    wireLen += len + 1;
+    if (wireLen > 254 || off + 1 + len > buf.length) return null;
+    if (name) name += ".";
+    key += String.fromCharCode(len);
+    for (let i = off + 1; i <= off + len; i++) {
+      const c = lowerAscii(buf[i]);
+      key += String.fromCharCode(c);
+      name += BYTE_TEXT[c];
+    }
+    off += 1 + len;
+  }
+  if (off + 4 > buf.length) return null;
+  return { name, key, end: off + 4 };
+}
+
+// True when the options of an OPT record's RDATA `[from, to)` each fit: code, length, data.
+function optionsFit(buf: Uint8Array, from: number, to: number): boolean {
+  let p = from;
+  while (p < to) {
+    if (p + 4 > to) return false;
+    p += 4 + ((buf[p + 2] << 8) | buf[p + 3]);
+  }
+  return p === to;
 }
 
 /**
@@ -89,70 +139,51 @@ export function parseQuery(buf: Uint8Array): ParseResult {
   const an = (buf[6] << 8) | buf[7];
   const ns = (buf[8] << 8) | buf[9];
   const ar = (buf[10] << 8) | buf[11];
-  if (opcode !== 0) return { ok: false, rcode: RCODE.NOTIMP, edns: false, questionEnd: HEADER };
-  if (qd !== 1 || an !== 0 || ns !== 0) return formerr();
-
-  // Question: uncompressed labels (a pointer in a question is malformed).
-  let off = HEADER;
-  let name = "";
-  let key = "";
-  let wireLen = 0;
-  for (;;) {
-    if (off >= buf.length) return formerr();
-    const len = buf[off];
-    if (len === 0) {
-      off++;
-      break;
-    }
-    if (len > 63) return formerr();
-    wireLen += len + 1;
-    if (wireLen > 254 || off + 1 + len > buf.length) return formerr();
-    if (name) name += ".";
-    key += String.fromCharCode(len);
-    for (let i = off + 1; i <= off + len; i++) {
-      let c = buf[i];
-      if (c >= 0x41 && c <= 0x5a) c += 0x20;
-      key += String.fromCharCode(c);
-      // Dots inside a label and non-printable bytes are escaped so they can't impersonate
-      // another name.
-      if (c === 0x2e || c === 0x5c) name += "\\" + String.fromCharCode(c);
-      else if (c > 0x20 && c < 0x7f) name += String.fromCharCode(c);
-      else name += "\\" + c.toString().padStart(3, "0");
-    }
-    off += 1 + len;
+  if (opcode !== 0) {
+    // NOTIFY, UPDATE, …: not implemented; the reply carries the question when it parsed.
+    const q = qd === 1 ? parseQuestion(buf) : null;
+    return fail(RCODE.NOTIMP, null, q?.end ?? HEADER);
   }
-  if (off + 4 > buf.length) return formerr();
-  const qtype = (buf[off] << 8) | buf[off + 1];
-  const qclass = (buf[off + 2] << 8) | buf[off + 3];
-  off += 4;
+  if (qd !== 1 || an !== 0 || ns !== 0) return formerr();
+  const q = parseQuestion(buf);
+  if (q === null) return formerr();
+  const { name, key } = q;
+  let off = q.end;
+  const qtype = (buf[off - 4] << 8) | buf[off - 3];
+  const qclass = (buf[off - 2] << 8) | buf[off - 1];
   const questionEnd = off;
 
-  // Additional section: at most one OPT (owner root); other records (cookies aside, TSIG
-  // would be one) are skipped because this server does not sign.
+  // Additional section: at most one OPT (owner root, options that fit its RDATA); other
+  // records are skipped, except TSIG: this server holds no keys, so a signed query gets NOTAUTH
+  // (RFC 8945 §5.2.1) rather than an unsigned answer, and a TSIG that is not last is FORMERR.
   let edns: Edns | null = null;
+  let tsig = false;
   for (let i = 0; i < ar; i++) {
     const start = off;
     off = skipName(buf, off);
-    if (off < 0 || off + 10 > buf.length) return formerr(edns !== null, questionEnd);
+    if (off < 0 || off + 10 > buf.length) return formerr(edns, questionEnd);
     const type = (buf[off] << 8) | buf[off + 1];
     const rdlen = (buf[off + 8] << 8) | buf[off + 9];
-    if (off + 10 + rdlen > buf.length) return formerr(edns !== null, questionEnd);
+    if (off + 10 + rdlen > buf.length) return formerr(edns, questionEnd);
     if (type === TYPE_OPT) {
       if (edns !== null || buf[start] !== 0 || off !== start + 1) {
-        return formerr(false, questionEnd);
+        return formerr(null, questionEnd);
       }
       edns = {
         udpSize: Math.max(MIN_UDP_PAYLOAD, (buf[off + 2] << 8) | buf[off + 3]),
         version: buf[off + 5],
         dnssecOk: (buf[off + 6] & 0x80) !== 0,
       };
+      if (!optionsFit(buf, off + 10, off + 10 + rdlen)) return formerr(edns, questionEnd);
+    } else if (type === TYPE_TSIG) {
+      if (i !== ar - 1) return formerr(edns, questionEnd);
+      tsig = true;
     }
     off += 10 + rdlen;
   }
-  if (off !== buf.length) return formerr(edns !== null, questionEnd);
-  if (edns && edns.version !== 0) {
-    return { ok: false, rcode: RCODE.BADVERS, edns: true, questionEnd };
-  }
+  if (off !== buf.length) return formerr(edns, questionEnd);
+  if (tsig) return fail(RCODE.NOTAUTH, edns, questionEnd);
+  if (edns && edns.version !== 0) return fail(RCODE.BADVERS, edns, questionEnd);
   const query: Query = {
     id: (buf[0] << 8) | buf[1],
     opcode,
@@ -198,7 +229,7 @@ export function optRecord(udpSize: number, extRcode = 0, dnssecOk = false): Uint
 }
 
 /** Writes the 11 bytes of {@linkcode optRecord} into `out` at `at`. */
-function writeOpt(
+export function writeOpt(
   out: Uint8Array,
   at: number,
   udpSize: number,
@@ -230,6 +261,7 @@ export function errorReply(
   rcode: number,
   edns: boolean,
   questionEnd = HEADER,
+  dnssecOk = false,
 ): Uint8Array {
   const q = questionEnd > HEADER ? request.subarray(HEADER, questionEnd) : new Uint8Array(0);
   const out = new Uint8Array(HEADER + q.length + (edns ? 11 : 0));
@@ -241,7 +273,8 @@ export function errorReply(
   out.set(q, HEADER);
   if (edns) {
     out[11] = 1;
-    out.set(optRecord(DEFAULT_UDP_PAYLOAD, rcode >> 4), HEADER + q.length);
+    // RFC 3225 §3: the DO bit of the query is copied into the response.
+    out.set(optRecord(DEFAULT_UDP_PAYLOAD, rcode >> 4, dnssecOk), HEADER + q.length);
   }
   return out;
 }

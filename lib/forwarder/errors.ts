@@ -6,7 +6,7 @@
 import type { Transport, Upstream } from "./types.ts";
 
 /** Why a query was not answered: all tries failed, the in-flight bound was hit, the forwarder was
- * closed, or the query itself could not be encoded. */
+ * closed, or an upstream given with the query is not usable. */
 export type ForwardErrorKind = "exhausted" | "overloaded" | "closed" | "invalid";
 
 /** One failed try of a query. */
@@ -36,9 +36,14 @@ export class ForwardError extends Error {
   }
 }
 
-/** `host:port`, with brackets around IPv6 hosts. */
+/**
+ * `host:port` (brackets around IPv6 hosts) for plain DNS; `tls://host:port#name` and
+ * `https://host:port/path` for the encrypted ones, as `--upstream` takes them.
+ */
 export function formatUpstream(upstream: Upstream): string {
-  return upstream.host.includes(":")
-    ? `[${upstream.host}]:${upstream.port}`
-    : `${upstream.host}:${upstream.port}`;
+  const { host, port, protocol = "dns" } = upstream;
+  const at = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  if (protocol === "tls") return `tls://${at}${upstream.tlsName ? `#${upstream.tlsName}` : ""}`;
+  if (protocol === "https") return `https://${at}${upstream.path ?? "/dns-query"}`;
+  return at;
 }

@@ -8,18 +8,14 @@ import { randomInt } from "node:crypto";
 import { getLogger } from "@logtape/logtape";
 import { type FailedTry, formatUpstream, ForwardError } from "./errors.ts";
 import { createHealth } from "./health.ts";
+import { createUpstreamStats } from "./stats.ts";
 import { ipFamily } from "../dns/ip.ts";
-import {
-  buildQuery,
-  checkReply,
-  classCode,
-  encodeName,
-  isTruncated,
-  rcodeOf,
-  typeCode,
-  type WireQuestion,
-} from "./message.ts";
+import { nameText } from "../dns/name.ts";
+import { buildQuery, checkReply, isTruncated, type Question, rcodeOf } from "../dns/question.ts";
+import { typeName } from "../dns/types.ts";
+import { httpsExchange } from "./https.ts";
 import { tcpExchange } from "./tcp.ts";
+import { tlsExchange } from "./tls.ts";
 import { ExchangeError, udpExchange } from "./udp.ts";
 import type {
   Forwarder,
@@ -46,6 +42,8 @@ const RETRY_RCODES: ReadonlyMap<number, string> = new Map([
   [5, "REFUSED"],
 ]);
 
+const RCODE_REASONS = new Set(RETRY_RCODES.values());
+
 // A host name here would make node:dgram resolve it through the system resolver, possibly us.
 function upstreamProblem(upstream: Upstream): string | undefined {
   if (ipFamily(upstream.host) === 0 || upstream.host.includes("%")) {
@@ -53,6 +51,14 @@ function upstreamProblem(upstream: Upstream): string | undefined {
   }
   if (!Number.isInteger(upstream.port) || upstream.port < 1 || upstream.port > 65535) {
     return `bad upstream port: ${upstream.port}`;
+  }
+  const protocol = upstream.protocol ?? "dns";
+  if (!["dns", "tls", "https"].includes(protocol)) return `bad upstream protocol: ${protocol}`;
+  if (upstream.path !== undefined && (protocol !== "https" || !/^\/[!-~]*$/.test(upstream.path))) {
+    return `bad upstream path: ${upstream.path}`;
+  }
+  if (upstream.tlsName !== undefined && protocol !== "tls") {
+    return "a certificate name is for TLS upstreams";
   }
   return undefined;
 }
@@ -76,13 +82,23 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   if (badUpstream !== undefined) throw new RangeError(badUpstream);
   const defaultUpstreams = [...options.upstreams];
   const health = createHealth();
+  const counts = createUpstreamStats();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
+  // One HTTP client for every HTTPS upstream: it pools their connections (and HTTP/2 streams).
+  let client: Deno.HttpClient | undefined;
+  const httpClient = () =>
+    client ??= Deno.createHttpClient({
+      caCerts: options.caCerts ? [...options.caCerts] : undefined,
+      poolIdleTimeout: 30_000,
+    });
 
   async function tryUpstream(
     upstream: Upstream,
-    question: WireQuestion,
+    question: Question,
     opts: QueryOptions,
+    waitMs: number,
+    signal: AbortSignal,
   ): Promise<ForwardResult | FailedTry> {
     let transport: Transport = "udp";
     const exchange = async (send: typeof udpExchange) => {
@@ -107,14 +123,23 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         packet = checked.packet;
         return true;
       };
-      const bytes = await send({ upstream, query, accept, timeoutMs, signal: closing.signal });
+      const bytes = await send({ upstream, query, accept, timeoutMs: waitMs, signal });
       return { bytes, packet: packet! };
     };
     try {
-      let reply = await exchange(udpExchange);
-      if (isTruncated(reply.bytes)) {
-        transport = "tcp";
-        reply = await exchange(tcpExchange);
+      let reply;
+      if (upstream.protocol === "tls") {
+        transport = "tls";
+        reply = await exchange((o) => tlsExchange({ ...o, caCerts: options.caCerts }));
+      } else if (upstream.protocol === "https") {
+        transport = "https";
+        reply = await exchange((o) => httpsExchange({ ...o, client: httpClient() }));
+      } else {
+        reply = await exchange(udpExchange);
+        if (isTruncated(reply.bytes)) {
+          transport = "tcp";
+          reply = await exchange(tcpExchange);
+        }
       }
       const retry = RETRY_RCODES.get(rcodeOf(reply.bytes));
       if (retry !== undefined) return { upstream, transport, reason: retry };
@@ -125,53 +150,122 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     }
   }
 
-  async function run(
-    name: string,
-    qtype: string | number,
-    qclass: string | number,
-    opts: QueryOptions,
-  ): Promise<ForwardResult> {
-    let question: WireQuestion;
-    try {
-      question = { name: encodeName(name), qtype: typeCode(qtype), qclass: classCode(qclass) };
-    } catch (err) {
-      throw new ForwardError("invalid", (err as Error).message);
-    }
+  async function run(question: Question, opts: QueryOptions): Promise<ForwardResult> {
     const problem = opts.upstreams?.map(upstreamProblem).find((p) => p !== undefined);
     if (problem !== undefined) throw new ForwardError("invalid", problem);
     const upstreams = health.order(opts.upstreams ?? defaultUpstreams);
+    // Text only for logs and errors; the question goes out as the bytes it came as.
+    let text: { name: string; qtype: string } | undefined;
+    const described = () => (text ??= {
+      name: nameText(question.name),
+      qtype: typeName(question.qtype),
+    });
     if (upstreams.length === 0) throw new ForwardError("exhausted", "no upstreams configured");
     const failed: FailedTry[] = [];
-    for (let i = 0; i < attempts; i++) {
-      if (closing.signal.aborted) break;
-      const upstream = upstreams[i % upstreams.length];
-      logger.debug("forwarding {name} {qtype} to {upstream}", {
-        name,
-        qtype,
-        upstream: formatUpstream(upstream),
-      });
-      const outcome = await tryUpstream(upstream, question, opts);
-      if ("packet" in outcome) {
-        health.success(upstream);
-        return outcome;
-      }
-      if (outcome.reason === "closed") break;
+    // Tries are staggered, not sequential: the next starts when one fails or `timeoutMs` passes
+    // without a reply, and every try keeps listening until the query's overall deadline
+    // (attempts × timeoutMs), so an upstream slower than one timeout still answers. An upstream
+    // that answered with a failure rcode said its word on this question and is not asked again.
+    const deadline = performance.now() + attempts * timeoutMs;
+    const done = new AbortController();
+    const signal = AbortSignal.any([closing.signal, done.signal]);
+    const said = new Set<Upstream>();
+    type Event = {
+      tick: false;
+      outcome: ForwardResult | FailedTry;
+      upstream: Upstream;
+      key: number;
+    } | { tick: true };
+    const pending = new Map<number, Promise<Event>>();
+    let tries = 0;
+    let lastStart = 0;
+    let last: Upstream | undefined;
+    // Tries already counted as failed when their timeout passed (they still listen).
+    const late = new Set<number>();
+    const fail = (upstream: Upstream, outcome: FailedTry) => {
       health.failure(upstream);
+      counts.failure(upstream, outcome.reason);
       failed.push(outcome);
       logger.warn("upstream {upstream} failed for {name} {qtype} over {transport}: {reason}", {
         upstream: formatUpstream(upstream),
-        name,
-        qtype,
+        ...described(),
         transport: outcome.transport,
         reason: outcome.reason,
       });
+    };
+    const launch = (): boolean => {
+      if (tries >= attempts || closing.signal.aborted) return false;
+      const candidates = upstreams.filter((u) => !said.has(u));
+      if (candidates.length === 0) return false;
+      const upstream = candidates[tries % candidates.length];
+      tries++;
+      last = upstream;
+      lastStart = performance.now();
+      logger.debug("forwarding {name} {qtype} to {upstream}", () => ({
+        ...described(),
+        upstream: formatUpstream(upstream),
+      }));
+      const key = tries;
+      pending.set(
+        key,
+        tryUpstream(upstream, question, opts, Math.max(1, deadline - lastStart), signal).then(
+          (outcome) => ({ outcome, upstream, key, tick: false as const }),
+        ),
+      );
+      return true;
+    };
+    try {
+      launch();
+      while (pending.size > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const racers = [...pending.values()];
+        if (tries < attempts) {
+          racers.push(
+            new Promise<Event>((resolve) => {
+              timer = setTimeout(
+                () => resolve({ tick: true }),
+                Math.max(0, lastStart + timeoutMs - performance.now()),
+              );
+            }),
+          );
+        }
+        const ended = await Promise.race(racers);
+        clearTimeout(timer);
+        if (ended.tick) {
+          // The latest try is past its timeout: it counts as failed (and keeps listening).
+          late.add(tries);
+          fail(last!, { upstream: last!, transport: "udp", reason: "timeout" });
+          launch();
+          continue;
+        }
+        const { outcome, upstream, key } = ended;
+        // Removed here, not when it settles: several tries may settle before the loop looks.
+        pending.delete(key);
+        if ("packet" in outcome) {
+          health.success(upstream);
+          counts.answer(upstream);
+          return outcome;
+        }
+        if (outcome.reason === "closed") {
+          if (closing.signal.aborted) break;
+          continue;
+        }
+        if (RCODE_REASONS.has(outcome.reason)) said.add(upstream);
+        if (!(late.has(key) && outcome.reason === "timeout")) fail(upstream, outcome);
+        // A try that failed at once (an rcode, a refused port) does not wait for the timer.
+        if (outcome.reason !== "timeout") launch();
+      }
+    } finally {
+      done.abort();
     }
     if (closing.signal.aborted) throw new ForwardError("closed", "forwarder closed", failed);
+    const { name, qtype } = described();
     throw new ForwardError("exhausted", `no answer for ${name} ${qtype}`, failed);
   }
 
   return {
-    query(name, qtype, qclass, opts = {}) {
+    upstreamStats: () => counts.list(),
+    query(question, opts = {}) {
       if (closing.signal.aborted) {
         return Promise.reject(new ForwardError("closed", "forwarder closed"));
       }
@@ -180,7 +274,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           new ForwardError("overloaded", `too many queries in flight (${maxInFlight})`),
         );
       }
-      const promise = run(name, qtype, qclass, opts);
+      const promise = run(question, opts);
       const tracked = promise.then(() => {}, () => {}).finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
       return promise;
@@ -188,6 +282,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     async close() {
       closing.abort();
       await Promise.all(inFlight);
+      client?.close();
     },
   };
 }

@@ -27,7 +27,7 @@ export interface Health {
  */
 export function createHealth(maxTracked = 256): Health {
   const failures = new Map<string, number>();
-  const keyOf = (u: Upstream) => `${canonicalHost(u.host)}#${u.port}`;
+  const keyOf = (u: Upstream) => `${u.protocol ?? "dns"}:${canonicalHost(u.host)}#${u.port}`;
   const score = (u: Upstream) => failures.get(keyOf(u)) ?? 0;
   const record = (u: Upstream, value: number) => {
     const key = keyOf(u);

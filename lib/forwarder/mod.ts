@@ -4,15 +4,16 @@
  *
  * @example
  * ```ts
+ * import { question } from "../dns/question.ts";
  * const forwarder = createForwarder({ upstreams: [{ host: "127.0.0.53", port: 53 }] });
- * const { packet } = await forwarder.query("example.org", "A", "IN");
+ * const { packet } = await forwarder.query(question("example.org", "A"));
  * await forwarder.close();
  * ```
  *
  * @module
  */
 export { createForwarder } from "./forwarder.ts";
-export { type FailedTry, ForwardError, type ForwardErrorKind } from "./errors.ts";
+export { type FailedTry, formatUpstream, ForwardError, type ForwardErrorKind } from "./errors.ts";
 export { defaultUpstreams, parseResolvConf } from "./resolvconf.ts";
 export type {
   Forwarder,
@@ -21,4 +22,6 @@ export type {
   QueryOptions,
   Transport,
   Upstream,
+  UpstreamProtocol,
 } from "./types.ts";
+export { FAILURE_KINDS, type FailureKind, type UpstreamCounts } from "./stats.ts";

@@ -22,6 +22,8 @@ export interface TcpExchangeOptions {
   timeoutMs: number;
   /** Aborts the exchange (the forwarder is closing). */
   signal: AbortSignal;
+  /** Opens the connection instead of a plain TCP connect (DNS over TLS wraps it in TLS). */
+  connect?: (signal: AbortSignal) => Promise<Deno.Conn>;
 }
 
 /**
@@ -40,13 +42,17 @@ export async function tcpExchange(options: TcpExchangeOptions): Promise<Uint8Arr
     if (options.signal.aborted) return new ExchangeError("closed");
     if (err instanceof ExchangeError) return err;
     if (err instanceof Deno.errors.ConnectionRefused) return new ExchangeError("refused (tcp)");
+    // What TLS says of a certificate it refuses (wrong name, unknown issuer, expired).
+    if (err instanceof Deno.errors.InvalidData) return new ExchangeError(`tls: ${err.message}`);
     const name = err instanceof Error ? err.name : String(err);
     return new ExchangeError(`network error: ${name}`);
   };
 
-  let conn: Deno.TcpConn;
+  let conn: Deno.Conn;
   try {
-    conn = await Deno.connect({ hostname: upstream.host, port: upstream.port, signal });
+    conn = options.connect
+      ? await options.connect(signal)
+      : await Deno.connect({ hostname: upstream.host, port: upstream.port, signal });
   } catch (err) {
     clearTimeout(timer);
     throw reasonOf(err);

@@ -4,13 +4,31 @@
  * @module
  */
 import type { DecodedPacket } from "dns-packet";
+import type { UpstreamCounts } from "./stats.ts";
+import type { Question } from "../dns/question.ts";
+
+/**
+ * How an upstream is asked: plain DNS (UDP, TCP after truncation), DNS over TLS (RFC 7858) or
+ * DNS over HTTPS (RFC 8484).
+ */
+export type UpstreamProtocol = "dns" | "tls" | "https";
 
 /** An upstream DNS server: an IPv4 or IPv6 literal (no brackets, no scope) and a port. */
 export interface Upstream {
   /** IPv4 or IPv6 address literal, e.g. `"127.0.0.1"` or `"::1"`. */
   host: string;
-  /** UDP and TCP port, usually 53. */
+  /** Port: usually 53, 853 for TLS, 443 for HTTPS. */
   port: number;
+  /** How to ask it; default `"dns"`. */
+  protocol?: UpstreamProtocol;
+  /**
+   * TLS only: the name the upstream's certificate must be valid for (and the SNI sent); default
+   * the address itself, which the certificate must then carry as an IP address SAN. HTTPS
+   * upstreams are always verified against their address.
+   */
+  tlsName?: string;
+  /** HTTPS only: the path of the DoH endpoint; default `/dns-query`. */
+  path?: string;
 }
 
 /** Options for {@linkcode createForwarder}. */
@@ -23,6 +41,11 @@ export interface ForwarderOptions {
   attempts?: number;
   /** Most queries in flight at once; a query beyond it is rejected at once. Default 1024. */
   maxInFlight?: number;
+  /**
+   * Certificates (PEM) trusted for TLS and HTTPS upstreams besides the system's roots, for a
+   * private CA or tests. Certificates are always verified.
+   */
+  caCerts?: readonly string[];
 }
 
 /** Per-query options of {@linkcode Forwarder.query}. */
@@ -38,7 +61,7 @@ export interface QueryOptions {
 }
 
 /** How a reply reached us. */
-export type Transport = "udp" | "tcp";
+export type Transport = "udp" | "tcp" | "tls" | "https";
 
 /** A reply accepted from an upstream. NOERROR (also empty) and NXDOMAIN are both results. */
 export interface ForwardResult {
@@ -48,24 +71,23 @@ export interface ForwardResult {
   bytes: Uint8Array;
   /** The upstream that answered. */
   upstream: Upstream;
-  /** `"tcp"` when the UDP reply was truncated and the query was retried over TCP. */
+  /**
+   * `"tcp"` when the UDP reply was truncated and the query was retried over TCP; `"tls"` and
+   * `"https"` for those upstreams.
+   */
   transport: Transport;
 }
 
 /** A DNS forwarder, as returned by {@linkcode createForwarder}. */
 export interface Forwarder {
   /**
-   * Asks the upstreams for `name` (dot-separated labels, trailing dot optional) of `qtype` in
-   * `qclass` (dns-packet names such as `"A"`/`"IN"`, or numbers). Resolves with the first
-   * acceptable reply; rejects with a `ForwardError` when every try failed, when too many
-   * queries are in flight, or after {@linkcode Forwarder.close}.
+   * Asks the upstreams `question` (wire form; `question()` of `lib/dns/question.ts` makes one
+   * from text). Resolves with the first acceptable reply; rejects with a `ForwardError` when
+   * every try failed, when too many queries are in flight, or after {@linkcode Forwarder.close}.
    */
-  query(
-    name: string,
-    qtype: string | number,
-    qclass: string | number,
-    opts?: QueryOptions,
-  ): Promise<ForwardResult>;
+  query(question: Question, opts?: QueryOptions): Promise<ForwardResult>;
+  /** What each upstream did so far (answers, failed tries by kind), for metrics. */
+  upstreamStats(): UpstreamCounts[];
   /** Stops: pending queries reject, sockets close. Resolves once every query has settled. */
   close(): Promise<void>;
 }

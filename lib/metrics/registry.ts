@@ -1,13 +1,16 @@
 /**
- * The Prometheus exposition of a node, on prom-client (the maintained Prometheus client for
- * Node.js; it runs under Deno with the binary's permissions). Values live where they are
- * produced (query counters, responder and store statistics, the network's counters) and are
- * read at scrape time through `collect` callbacks, so nothing on the request path touches
- * prom-client.
+ * The Prometheus exposition of a node (text format 0.0.4). Values live where they are produced
+ * (query counters, responder and store statistics, the network's counters) and are read at
+ * scrape time through callbacks, so nothing on the request path formats or looks anything up.
+ *
+ * Written here rather than with prom-client, the maintained Node.js client: prom-client runs
+ * under Deno, but `deno compile` of any module graph that includes it dies with a stack
+ * overflow (Deno 2.9.6, measured: a one-line file importing prom-client's Registry), and the
+ * binary is the product. The format is small; tests run `promtool check metrics` over the
+ * whole output.
  *
  * @module
  */
-import { Counter, Gauge, Registry } from "prom-client";
 import {
   COUNTED_TYPES,
   LATENCY_BUCKETS,
@@ -31,36 +34,52 @@ export interface Metrics {
   gauge(name: string, help: string, labels: string[], read: () => Samples): void;
 }
 
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+// Label values escape backslash, double quote and newline; HELP text backslash and newline.
+const escapeLabel = (v: string) =>
+  v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+const escapeHelp = (v: string) => v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+
+function number(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+interface Family {
+  name: string;
+  help: string;
+  type: "counter" | "gauge";
+  labels: string[];
+  read: () => Samples;
+}
+
 /** Creates the registry, with the query metrics read from `queries`. */
 export function createMetrics(queries: QueryCounters): Metrics {
-  const registry = new Registry();
+  const families: Family[] = [];
+  const add = (f: Family) => {
+    if (!NAME.test(f.name) || families.some((g) => g.name === f.name)) {
+      throw new Error(`bad or duplicate metric name ${f.name}`);
+    }
+    for (const l of f.labels) if (!LABEL.test(l)) throw new Error(`bad label name ${l}`);
+    families.push(f);
+  };
+  const render = (f: Family): string => {
+    const lines = [`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`];
+    for (const [labels, v] of f.read()) {
+      const parts = f.labels.map((l) => `${l}="${escapeLabel(labels[l] ?? "")}"`);
+      lines.push(`${f.name}${parts.length ? `{${parts.join(",")}}` : ""} ${number(v)}`);
+    }
+    return lines.join("\n");
+  };
   const metrics: Metrics = {
-    text: async () => (await registry.metrics()) + latencyHistogram(queries),
-    contentType: registry.contentType,
-    counter(name, help, labelNames, read) {
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const [labels, v] of read()) if (v > 0) this.inc(labels, v);
-        },
-      });
-    },
-    gauge(name, help, labelNames, read) {
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const [labels, v] of read()) this.set(labels, v);
-        },
-      });
-    },
+    text: () => Promise.resolve(families.map(render).join("\n") + "\n" + latencyHistogram(queries)),
+    contentType: "text/plain; version=0.0.4; charset=utf-8",
+    counter: (name, help, labels, read) => add({ name, help, type: "counter", labels, read }),
+    gauge: (name, help, labels, read) => add({ name, help, type: "gauge", labels, read }),
   };
   const types = [...COUNTED_TYPES, "other"];
   metrics.counter(
@@ -70,7 +89,7 @@ export function createMetrics(queries: QueryCounters): Metrics {
     () =>
       queries.byType.flatMap((row, t) =>
         row.map((v, i) => [{ transport: TRANSPORTS[t], type: types[i] }, v] as Samples[0])
-      ),
+      ).filter(([, v]) => v > 0),
   );
   metrics.counter(
     "djdns_responses_total",
@@ -79,7 +98,7 @@ export function createMetrics(queries: QueryCounters): Metrics {
     () =>
       queries.byRcode.flatMap((row, t) =>
         row.map((v, i) => [{ transport: TRANSPORTS[t], rcode: RCODES[i] }, v] as Samples[0])
-      ),
+      ).filter(([, v]) => v > 0),
   );
   metrics.counter(
     "djdns_requests_dropped_total",
@@ -90,10 +109,7 @@ export function createMetrics(queries: QueryCounters): Metrics {
   return metrics;
 }
 
-// The latency histogram is written here from the request path's bucket counts: prom-client's
-// Histogram can only be fed one observation at a time (a labelled lookup per query) and has no
-// way to set buckets at scrape time. The format is Prometheus's text format 0.0.4; the test
-// runs promtool over the whole exposition.
+// The latency histogram, from the request path's bucket counts (not cumulative there).
 function latencyHistogram(q: QueryCounters): string {
   const name = "djdns_response_seconds";
   const lines = [
@@ -106,6 +122,6 @@ function latencyHistogram(q: QueryCounters): string {
     lines.push(`${name}_bucket{le="${b}"} ${cumulative}`);
   });
   lines.push(`${name}_bucket{le="+Inf"} ${q.latencyCount}`);
-  lines.push(`${name}_sum ${q.latencySum}`, `${name}_count ${q.latencyCount}`, "");
-  return "\n" + lines.join("\n");
+  lines.push(`${name}_sum ${q.latencySum}`, `${name}_count ${q.latencyCount}`);
+  return lines.join("\n") + "\n";
 }

@@ -9,13 +9,18 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { allowed, type Cidr } from "../dns/ip.ts";
-import type { Forwarder } from "../forwarder/mod.ts";
+import { TESTNET_PAGE_ID } from "../anchor/root_anchor.ts";
+import { allowed, type Cidr, LOOPBACK } from "../dns/ip.ts";
+import { createRrl } from "../server/rrl.ts";
+import { formatUpstream, type Forwarder, type Upstream } from "../forwarder/mod.ts";
 import { createQueryCounters, observedResponder, type QueryCounters } from "../metrics/mod.ts";
-import { loadNodeKey, type Network, peerAddr, startNetwork } from "../net/mod.ts";
+import type { Network } from "../net/mod.ts";
+import { peerAddr } from "../net/addr.ts";
 import type { PageState, TrustAnchor } from "../page/mod.ts";
 import { createResponder, type Responder } from "../server/responder.ts";
 import { serveTcp } from "../server/tcp.ts";
+import { serveHttps } from "../server/https.ts";
+import { serveTls, type TlsKeyPair } from "../server/tls.ts";
 import { serveUdp } from "../server/udp.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { openPageSet, type PageSet } from "./pages.ts";
@@ -29,6 +34,23 @@ import {
 
 export { EMBEDDED_ANCHOR, type Registry, resolverFor } from "./registry.ts";
 export type { PageSet } from "./pages.ts";
+
+/** The network's status document, as served on `/djdns/status/1` and shown by `djdns status`. */
+export interface NetStatus {
+  peerId?: string;
+  addrs: string[];
+  connected: { id: string; addr: string }[];
+  peers: { id: string; addr?: string; score: number; bannedUntil?: string }[];
+  pages: {
+    page: string;
+    head: string;
+    height: number;
+    objects: number;
+    lag: number;
+    root: boolean;
+  }[];
+  counters: Record<string, number>;
+}
 
 /** A host and port. */
 export interface Endpoint {
@@ -72,8 +94,14 @@ export interface NodeConfig {
   cacheEntries: number;
   idleMs: number;
   maxConnections: number;
+  /** Most TCP connections from one address (/32, /64); loopback counts only towards the total. */
+  maxPerSource: number;
+  /** Response rate limiting for clients outside loopback; undefined: off. */
+  rrl?: { rate: number; slip: number };
   /** Upstreams (empty: forward nothing). */
-  upstreams: Endpoint[];
+  upstreams: Upstream[];
+  /** DNS over TLS and over HTTPS listeners (off when absent or empty), with their key pair. */
+  encrypted?: { tls: Endpoint[]; https: Endpoint[]; keyPair?: TlsKeyPair };
   forwarder: Forwarder;
   /** The network, when on. */
   gossip?: GossipConfig;
@@ -89,6 +117,8 @@ export interface OperatorParts {
   responder: Responder;
   counters: QueryCounters;
   listen: string[];
+  /** The network's status document (the one `djdns status` prints), when gossip is on. */
+  netStatus?: () => NetStatus;
 }
 
 /** A started node. */
@@ -102,6 +132,9 @@ export interface RunningNode {
   /** Stops everything and releases the data directory. */
   stop(): Promise<void>;
 }
+
+/** How long a stopping node keeps answering the queries it has already received. */
+export const STOP_GRACE_MS = 2500;
 
 /** A node that could not start: the message is for the operator. */
 export class NodeStartError extends Error {
@@ -209,6 +242,13 @@ async function start(
   }
   const reg = registry;
   for (const err of reg.snapshot.errors) log.error("page not loaded: {err}", { err });
+  if (cfg.pagesDir === undefined && (cfg.anchor ?? EMBEDDED_ANCHOR).page === TESTNET_PAGE_ID) {
+    log.warning(
+      "root anchor: the public TESTNET root {page} (its keys are published; anyone can change " +
+        "its names); build with 'deno task compile --anchor FILE' for a production root",
+      { page: TESTNET_PAGE_ID },
+    );
+  }
   log.info("registry: {describe}, {n} page(s)", {
     describe: reg.describe,
     n: reg.snapshot.pages.size,
@@ -217,7 +257,7 @@ async function start(
     log.warning("no upstream resolver: names outside the registry will be REFUSED");
   } else {
     log.info("upstreams: {list}", {
-      list: cfg.upstreams.map((u) => fmt(u.host, u.port)).join(", "),
+      list: cfg.upstreams.map(formatUpstream).join(", "),
     });
   }
 
@@ -244,28 +284,71 @@ async function start(
   const resp = counters ? observedResponder(inner, counters) : inner;
   box.responder = resp;
   const recursion = (addr: string) => allowed(addr, cfg.acl);
+  const isLoopback = (addr: string) => allowed(addr, LOOPBACK);
+  // One limiter for every listener: a network's budget is the server's, not the socket's.
+  const rateLimit = cfg.rrl
+    ? { limiter: createRrl({ rate: cfg.rrl.rate, slip: cfg.rrl.slip }), exempt: isLoopback }
+    : undefined;
   const listening: string[] = [];
+  // The DNS servers stop together, each answering what it has already read (a stop is not a
+  // crash: clients get their answers, up to STOP_GRACE_MS).
+  const dnsServers: { close(graceMs?: number): Promise<void> }[] = [];
+  closers.push(async () => {
+    await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
+  });
   for (const l of cfg.listen) {
     let udp;
     try {
-      udp = await serveUdp(l.host, l.port, resp, recursion);
+      udp = await serveUdp(l.host, l.port, resp, recursion, rateLimit);
     } catch (e) {
       throw Object.assign(
         new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
         { cause: e, endpoint: l },
       );
     }
-    closers.push(() => udp.close());
+    dnsServers.push(udp);
     const tcp = serveTcp(l.host, udp.port, resp, recursion, {
       idleMs: cfg.idleMs,
       maxConnections: cfg.maxConnections,
-    });
-    closers.push(() => tcp.close());
+      maxPerSource: cfg.maxPerSource,
+    }, isLoopback);
+    dnsServers.push(tcp);
     log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
     listening.push(fmt(l.host, udp.port));
   }
+  const { tls = [], https = [], keyPair } = cfg.encrypted ?? {};
+  for (
+    const [kind, l] of [
+      ...tls.map((l) => ["tls", l] as const),
+      ...https.map((l) => ["https", l] as const),
+    ]
+  ) {
+    let server;
+    try {
+      server = kind === "tls"
+        ? serveTls(l.host, l.port, keyPair!, resp, recursion, {
+          idleMs: cfg.idleMs,
+          maxConnections: cfg.maxConnections,
+          maxPerSource: cfg.maxPerSource,
+        }, isLoopback)
+        : serveHttps(l.host, l.port, keyPair!, resp, recursion);
+    } catch (e) {
+      throw Object.assign(
+        new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
+        { cause: e, endpoint: l },
+      );
+    }
+    closers.push(() => server.close());
+    log.info(`listening on {addr} (${kind})`, { addr: fmt(l.host, server.port) });
+  }
   if (cfg.operator && counters) {
-    const op = await cfg.operator({ registry: reg, responder: inner, counters, listen: listening });
+    const op = await cfg.operator({
+      registry: reg,
+      responder: inner,
+      counters,
+      listen: listening,
+      netStatus: ps ? () => ps.status() as NetStatus : undefined,
+    });
     closers.push(() => op.close());
     log.info("metrics and status page on {url}", { url: op.url });
   }
@@ -273,6 +356,9 @@ async function start(
   let network: Network | undefined;
   const timers: ReturnType<typeof setInterval>[] = [];
   if (cfg.gossip && ps && cfg.dataDir) {
+    // libp2p is loaded only by nodes that run the network: a DNS-only node starts faster and
+    // idles in less memory without it.
+    const { loadNodeKey, startNetwork } = await import("../net/mod.ts");
     const privateKey = await loadNodeKey(cfg.dataDir);
     const rootReplica = ps.replica((cfg.anchor ?? EMBEDDED_ANCHOR).page);
     const endpoints = rootReplica ? participantEndpoints(rootReplica.log.state()) : [];

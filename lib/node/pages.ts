@@ -11,6 +11,7 @@
  * @module
  */
 import {
+  canonicalize,
   checkObject,
   decodeObject,
   linkedPageIds,
@@ -22,7 +23,7 @@ import {
   SignedPageError,
   type TrustAnchor,
 } from "../page/mod.ts";
-import { signedPage } from "../registry/signed.ts";
+import { signedPage } from "../sources/mod.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import {
   fromStoredObject,
@@ -128,7 +129,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       cps.length > 0 && anchor.state
         ? {
           checkpointId: objectId(cps[cps.length - 1].checkpoint),
-          state: JSON.stringify(anchor.state),
+          state: canonicalize(anchor.state),
         }
         : undefined,
     );
@@ -145,7 +146,9 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     return {
       pageId: r.pageId,
       headId: r.log.head(),
-      state: JSON.stringify(state),
+      // The store checks that the text hashes to the state hash: the canonical form, not
+      // JSON.stringify's insertion order (a record written {rtype, rdata} was refused).
+      state: canonicalize(state),
       stateHash: r.log.stateHash(),
     };
   }

@@ -5,13 +5,16 @@
  *
  * @module
  */
-import { ROOT_GENESIS, ROOT_PAGE_ID } from "../anchor/root_anchor.ts";
-import { openAnchor, type TrustAnchor, validateState } from "../page/mod.ts";
-import { signedPage } from "../registry/signed.ts";
+import { anchorLog } from "../anchor/bundle.ts";
+import { ROOT_ANCHOR, ROOT_BUNDLE } from "../anchor/root_anchor.ts";
+import { question } from "../dns/question.ts";
+import { openAnchor, type PageLog, type TrustAnchor } from "../page/mod.ts";
+import { parseBranchTable } from "../registry/branches.ts";
+import { branchIndex } from "../registry/branch_index.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import type { Store } from "../store/mod.ts";
 import type { Forwarder } from "../forwarder/mod.ts";
-import { loadPageDir, type PageSnapshot, snapshotSource } from "../registry/files.ts";
+import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
 import {
   createResolver,
   DEFAULT_LIMITS,
@@ -63,7 +66,10 @@ export interface RegistryOptions {
 
 /**
  * Verified signed pages held in a data directory, as resolver pages keyed `djdns:<id>`. The
- * stored states were verified before they were written; they are read, not recomputed.
+ * stored states were verified before they were written; they are read, not recomputed. Only what
+ * the resolver uses is parsed, and parsed whole as a page file is (every selector, target and
+ * record checked): a state's governance, and the frozen, hash-cached form the page engine keeps,
+ * cost a 100,000-branch page about as much again at start-up and serve no query.
  */
 export function storedPages(
   store: Store | undefined,
@@ -80,7 +86,7 @@ export function storedPages(
     });
     const key = `djdns:${rec.pageId}`;
     try {
-      pages.set(key, signedPage(rec.pageId, validateState(JSON.parse(rec.state), key)));
+      pages.set(key, { key, page: parseBranchTable(JSON.parse(rec.state), key) });
     } catch (e) {
       pages.set(key, e as Error);
     }
@@ -88,17 +94,24 @@ export function storedPages(
   return { pages, heads };
 }
 
-// The root of the anchor: its genesis (or checkpoint state) verified against the anchored id, or
-// the newer verified head held for that page.
+// The embedded anchor with its bundled history, verified once per process.
+let embedded: PageLog | undefined;
+
+// The root of the anchor: its genesis (or checkpoint state) verified against the anchored id
+// (for the embedded anchor, with the bundled history after it), or the newer verified head held
+// for that page.
 function anchorRoot(anchor: TrustAnchor, signed: Map<string, LoadedPage | Error>): LoadedPage {
   const key = `djdns:${anchor.page}`;
   const held = signed.get(key);
   if (held && !(held instanceof Error)) return held;
-  return signedPage(anchor.page, openAnchor(anchor).state());
+  const log = anchor === EMBEDDED_ANCHOR
+    ? embedded ??= anchorLog(ROOT_ANCHOR, ROOT_BUNDLE)
+    : openAnchor(anchor);
+  return signedPage(anchor.page, log.state());
 }
 
 /** The embedded root trust anchor of this build. */
-export const EMBEDDED_ANCHOR: TrustAnchor = { page: ROOT_PAGE_ID, genesis: ROOT_GENESIS };
+export const EMBEDDED_ANCHOR: TrustAnchor = ROOT_ANCHOR;
 
 /** Loads the registry described by `opts`. */
 export async function loadRegistry(opts: RegistryOptions): Promise<Registry> {
@@ -121,10 +134,16 @@ export async function loadRegistry(opts: RegistryOptions): Promise<Registry> {
     signed.set(root.key, root);
     return { dir: "", root, pages: signed, errors };
   };
+  // Pages are indexed when they load, not by the first query that reaches them.
+  const indexed = async () => {
+    const snap = await load();
+    for (const p of snap.pages.values()) if (!(p instanceof Error)) branchIndex(p.page);
+    return snap;
+  };
   const registry: Registry = {
-    snapshot: await load(),
+    snapshot: await indexed(),
     async reload() {
-      registry.snapshot = await load();
+      registry.snapshot = await indexed();
       return registry.snapshot;
     },
     describe: (dir === undefined ? `root anchor ${anchor.page}` : `${dir} (root ${rootFile})`) +
@@ -153,8 +172,9 @@ export function resolverFor(
   },
 ): Resolver {
   const upstream: UpstreamQuery | undefined = forwarder && (async (name, type, server) => {
+    // The resolver asks without a server only when told there are default upstreams.
     if (!server && !hasDefault) throw new Error("no upstream configured");
-    const r = await forwarder.query(name, type, "IN", server ? { upstreams: [server] } : {});
+    const r = await forwarder.query(question(name, type), server ? { upstreams: [server] } : {});
     return {
       rcode: r.bytes[3] & 0x0f,
       // deno-lint-ignore no-explicit-any
@@ -173,6 +193,7 @@ export function resolverFor(
     // that long more (the work limit still bounds the CPU it spends).
     limits: net ? { maxMs: DEFAULT_LIMITS.maxMs + net.waitMs } : undefined,
     upstream,
+    defaultUpstreams: hasDefault,
     now: () => performance.now(),
     serial: () => {
       if (registry.snapshot !== last) {
@@ -210,6 +231,6 @@ function withFetch(
 
 /** Adapts the forwarder to the responder's {@linkcode Forward}. */
 export function forwardFor(forwarder: Forwarder): Forward {
-  return (name, qtype, qclass, dnssecOk, checkingDisabled) =>
-    forwarder.query(name, qtype, qclass, { dnssecOk, checkingDisabled });
+  return (question, dnssecOk, checkingDisabled) =>
+    forwarder.query(question, { dnssecOk, checkingDisabled });
 }

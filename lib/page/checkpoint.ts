@@ -9,7 +9,7 @@
 import { canonicalize } from "./canonical.ts";
 import { SignedPageError } from "./errors.ts";
 import { type Governance, voteTable } from "./governance.ts";
-import { PPM } from "./limits.ts";
+import { MAX_STATE_BYTES, PPM } from "./limits.ts";
 import {
   checkObject,
   type Checkpoint,
@@ -19,7 +19,7 @@ import {
   verifyCheckpointApproval,
 } from "./objects.ts";
 import { countPower, reaches } from "./power.ts";
-import { type PageState, stateHash, validateState } from "./state.ts";
+import { type PageState, stateHash, stateSize, validateState } from "./state.ts";
 
 /** A checkpoint with the approvals that make it valid. */
 export interface CheckpointLink {
@@ -50,19 +50,33 @@ export function genesisTip(genesis: Genesis): CheckpointTip {
   return { id: null, height: 0, event: objectId(genesis), governance: genesis.state.governance };
 }
 
+/** A checkpoint checked against the tip it extends, with the approvals that count for it. */
+export interface CheckedCheckpoint {
+  /** Its id. */
+  readonly id: string;
+  /** The checkpoint (validated, frozen). */
+  readonly checkpoint: Checkpoint;
+  /**
+   * Approvals that count, by key: well-formed, of this checkpoint, with a valid signature, by a
+   * participant of the tip's governance. The others are ignored (PROTOCOL §9).
+   */
+  readonly approvals: Map<string, CheckpointApproval>;
+}
+
 /**
- * Verifies that `link` extends the chain at `tip`: well-formed, same page, `prev` = tip id,
- * greater height, and approvals whose signatures verify, by participants of the tip governance,
- * reaching its membership threshold (delegation counts; membership threshold must be above 1/2
- * so two conflicting checkpoints cannot both verify without equivocation). Returns the new tip.
- * Throws `SignedPageError` ("bad-checkpoint", "bad-signature", "not-participant", "malformed",
- * "wrong-page") saying what failed.
+ * Checks that `link`'s checkpoint may extend the chain at `tip` (same page, `prev` = tip id,
+ * greater height, a membership threshold above 1/2 to approve it under) and collects the approvals
+ * that count; approvals that do not count (malformed, of another checkpoint, a bad signature, by a
+ * non-participant) are ignored, not refused. `known`, when given, holds approvals already verified
+ * (by key) and is added to. Throws `SignedPageError` ("bad-checkpoint", "malformed",
+ * "wrong-page") when the checkpoint itself does not fit.
  */
-export function verifyCheckpointLink(
+export function checkCheckpointLink(
   page: string,
   tip: CheckpointTip,
   link: CheckpointLink,
-): CheckpointTip {
+  known?: Map<string, CheckpointApproval>,
+): CheckedCheckpoint {
   const cp = checkObject(link.checkpoint, "checkpoint");
   const id = objectId(cp);
   if (cp.page !== page) {
@@ -74,29 +88,67 @@ export function verifyCheckpointLink(
   if (table.membershipPpm * 2 <= PPM) {
     bad(`checkpoint ${id}: membership threshold must be above 1/2 to approve checkpoints`);
   }
-  const approvers = new Set<string>();
-  link.approvals.forEach((raw, i) => {
-    const a = checkObject(raw, "checkpoint-approval", `approvals[${i}]`);
-    if (a.page !== page || a.checkpoint !== id) bad(`approvals[${i}]: approves another checkpoint`);
-    if (!verifyCheckpointApproval(a)) {
-      throw new SignedPageError("bad-signature", `approvals[${i}]: signature does not verify`);
+  const approvals = known ?? new Map<string, CheckpointApproval>();
+  for (const raw of Array.isArray(link.approvals) ? link.approvals : []) {
+    let a: CheckpointApproval;
+    try {
+      a = checkObject(raw, "checkpoint-approval");
+    } catch (e) {
+      if (e instanceof SignedPageError) continue;
+      throw e;
     }
-    if (!table.power.has(a.key)) {
-      throw new SignedPageError(
-        "not-participant",
-        `approvals[${i}]: ${a.key} is not a participant`,
-      );
-    }
-    approvers.add(a.key);
-  });
-  const power = countPower(table, approvers, new Set());
-  if (!reaches(table, power, table.membershipPpm)) {
+    if (a.page !== page || a.checkpoint !== id || !table.power.has(a.key)) continue;
+    const had = approvals.get(a.key);
+    if (had !== undefined && had.sig === a.sig) continue;
+    if (had === undefined && verifyCheckpointApproval(a)) approvals.set(a.key, a);
+  }
+  return { id, checkpoint: cp, approvals };
+}
+
+/**
+ * Approving power of a checkpoint under the governance of the tip it extends, without the keys
+ * in `excluded` (checkpoint equivocators at that tip), and whether it reaches the membership
+ * threshold.
+ */
+export function checkpointPower(
+  tip: CheckpointTip,
+  approvers: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+  excluded: ReadonlySet<string>,
+): { power: number; enough: boolean } {
+  const table = voteTable(tip.governance);
+  const power = countPower(table, approvers, excluded);
+  return { power, enough: reaches(table, power, table.membershipPpm) };
+}
+
+/** The tip a checked checkpoint makes. */
+export function tipOf(c: CheckedCheckpoint): CheckpointTip {
+  const cp = c.checkpoint;
+  return { id: c.id, height: cp.height, event: cp.event, governance: cp.governance };
+}
+
+/**
+ * Verifies that `link` extends the chain at `tip`: well-formed, same page, `prev` = tip id,
+ * greater height, and approvals that count (valid signatures, participants of the tip
+ * governance; the others are ignored) reaching its membership threshold (delegation counts; the
+ * threshold must be above 1/2). Returns the new tip. Throws `SignedPageError`
+ * ("bad-checkpoint", "malformed", "wrong-page") saying what failed.
+ */
+export function verifyCheckpointLink(
+  page: string,
+  tip: CheckpointTip,
+  link: CheckpointLink,
+): CheckpointTip {
+  const c = checkCheckpointLink(page, tip, link);
+  const { power, enough } = checkpointPower(tip, c.approvals, new Set());
+  if (!enough) {
+    const table = voteTable(tip.governance);
     bad(
-      `checkpoint ${id}: approving power ${power / PPM} of ${table.totalWeight} is below the ` +
-        `membership threshold ${table.membershipPpm / PPM}`,
+      `checkpoint ${c.id}: approving power ${power / PPM} of ${table.totalWeight} is below the ` +
+        `membership threshold ${table.membershipPpm / PPM} (counting ${c.approvals.size} valid ` +
+        "approvals by participants)",
     );
   }
-  return { id, height: cp.height, event: cp.event, governance: cp.governance };
+  return tipOf(c);
 }
 
 /** Verifies a whole chain from the genesis; returns its tip. */
@@ -116,6 +168,13 @@ export function verifyCheckpointChain(
  */
 export function checkCheckpointState(cp: Checkpoint, state: unknown): PageState {
   const s = validateState(state, "checkpoint state");
+  const size = stateSize(s);
+  if (size > MAX_STATE_BYTES) {
+    throw new SignedPageError(
+      "too-large",
+      `checkpoint state: ${size} bytes, limit ${MAX_STATE_BYTES}`,
+    );
+  }
   if (stateHash(s) !== cp.stateHash) {
     bad(`checkpoint state: hash ${stateHash(s)} is not the committed ${cp.stateHash}`);
   }

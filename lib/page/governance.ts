@@ -64,6 +64,8 @@ export interface VoteTable {
   readonly power: ReadonlyMap<string, number>;
   /** Participant key → its delegations as [delegate, ppm] pairs sorted by delegate key. */
   readonly delegations: ReadonlyMap<string, ReadonlyArray<readonly [string, number]>>;
+  /** Delegate key → the participants delegating to it, as [delegator, ppm] pairs. */
+  readonly delegators: ReadonlyMap<string, ReadonlyArray<readonly [string, number]>>;
 }
 
 /** 64 lowercase hex digits: a raw 32-byte key or SHA-256 id. */
@@ -148,19 +150,46 @@ function checkParticipant(key: string, p: unknown, where: string): number {
  * participant never needs the consent of those who delegated to it.
  */
 export function validateGovernance(value: unknown, where = "governance"): Governance {
+  return checkGovernance(value, where, undefined);
+}
+
+/**
+ * {@linkcode validateGovernance} for the governance left by an event applied to a state whose
+ * governance `prev` is valid: participant entries shared with `prev` (copy-on-write keeps every
+ * entry the event did not touch) are not checked again, so the cost follows what changed, not
+ * the size of the participant table.
+ */
+export function validateNextGovernance(
+  prev: Governance,
+  value: unknown,
+  where = "governance",
+): Governance {
+  return checkGovernance(value, where, prev);
+}
+
+function checkGovernance(value: unknown, where: string, prev: Governance | undefined): Governance {
   if (!isObject(value)) fail(where, "must be an object");
   onlyKeys(value, ["participants", "thresholds"], where);
   const ps = value.participants;
   if (!isObject(ps)) fail(`${where}.participants`, "must be an object keyed by public key");
-  const keys = Object.keys(ps);
-  if (keys.length === 0) fail(`${where}.participants`, "a page needs at least one participant");
-  if (keys.length > MAX_PARTICIPANTS) {
-    fail(`${where}.participants`, `more than ${MAX_PARTICIPANTS} participants`);
-  }
-  let total = 0;
-  for (const k of keys) total += checkParticipant(k, ps[k], `${where}.participants.${k}`);
-  if (total < 1 || total > MAX_TOTAL_WEIGHT) {
-    fail(`${where}.participants`, `total weight must be in [1, ${MAX_TOTAL_WEIGHT}]`);
+  const before = prev?.participants as Record<string, unknown> | undefined;
+  if (ps !== before) {
+    const keys = Object.keys(ps);
+    if (keys.length === 0) fail(`${where}.participants`, "a page needs at least one participant");
+    if (keys.length > MAX_PARTICIPANTS) {
+      fail(`${where}.participants`, `more than ${MAX_PARTICIPANTS} participants`);
+    }
+    let total = 0;
+    for (const k of keys) {
+      const p = ps[k];
+      // An entry shared with the valid previous governance, under the same key, is valid.
+      total += before !== undefined && before[k] === p && Object.hasOwn(before, k)
+        ? (p as unknown as Participant).weight
+        : checkParticipant(k, p, `${where}.participants.${k}`);
+    }
+    if (total < 1 || total > MAX_TOTAL_WEIGHT) {
+      fail(`${where}.participants`, `total weight must be in [1, ${MAX_TOTAL_WEIGHT}]`);
+    }
   }
   const t = value.thresholds;
   if (!isObject(t)) fail(`${where}.thresholds`, "must be an object");
@@ -181,6 +210,7 @@ export function voteTable(g: Governance): VoteTable {
   if (t) return t;
   const power = new Map<string, number>();
   const delegations = new Map<string, Array<readonly [string, number]>>();
+  const delegators = new Map<string, Array<readonly [string, number]>>();
   let totalWeight = 0;
   for (const [key, p] of Object.entries(g.participants)) {
     totalWeight += p.weight;
@@ -190,6 +220,11 @@ export function voteTable(g: Governance): VoteTable {
         [d, Math.round(p.delegations![d] * PPM)] as const
       );
       delegations.set(key, edges);
+      for (const [d, ppm] of edges) {
+        let back = delegators.get(d);
+        if (!back) delegators.set(d, back = []);
+        back.push([key, ppm]);
+      }
     }
   }
   t = {
@@ -198,6 +233,7 @@ export function voteTable(g: Governance): VoteTable {
     membershipPpm: Math.round(g.thresholds.membership * PPM),
     power,
     delegations,
+    delegators,
   };
   tables.set(g, t);
   return t;

@@ -4,20 +4,32 @@
  * its state current. The result is a pure function of the set of objects held (see
  * docs/PROTOCOL.md §6): every node holding the same set computes the same head and state.
  *
- * Work is incremental: an event is applied once, when its parent's state is known; an approval
- * re-counts only its event; a new acceptance moves the head from where it changed. Nothing
- * replays history.
+ * Work is incremental: an event is applied once, when its parent's state is known and a
+ * participant of it approved the event (an event nobody entitled to vote approved costs no
+ * state); an approval adds only the delegation paths through its signer to its event's count; a
+ * new acceptance moves the head from where it changed. Nothing replays history.
+ *
+ * Every `add…` call classifies what it is given (see {@linkcode AddResult}): `"added"` (valid and
+ * new: forward it), `"duplicate"` or `"held"` (ignore it, without penalty), or a thrown
+ * `SignedPageError` (invalid: reject it). What cannot be judged yet is held in bounded pools,
+ * charged to its source (`{ source }`), oldest first evicted from the source holding most, so a
+ * flood from one source never keeps another's objects out (docs/PROTOCOL.md §11).
  *
  * @module
  */
 import { type Applied, applyEvent } from "./apply.ts";
 import {
+  checkCheckpointLink,
   checkCheckpointState,
+  type CheckedCheckpoint,
   type CheckpointLink,
+  checkpointPower,
   type CheckpointTip,
   genesisTip,
+  tipOf,
   verifyCheckpointLink,
 } from "./checkpoint.ts";
+import { checkpointEquivocators, checkpointEvidenceOf, createClaimTable } from "./equivocation.ts";
 import { SignedPageError, type SignedPageErrorCode } from "./errors.ts";
 import { voteTable } from "./governance.ts";
 import type { Track } from "./handlers.ts";
@@ -26,21 +38,20 @@ import {
   checkApproval,
   checkEvent,
   checkObject,
+  type CheckpointApproval,
+  type CheckpointEvidence,
+  encodeObject,
   type Evidence,
   type Genesis,
   objectId,
   type PageEvent,
   verifyApproval,
+  verifyCheckpointApproval,
 } from "./objects.ts";
-import { countPower, reaches } from "./power.ts";
+import { MAX_EVENT_BYTES } from "./limits.ts";
+import { createPool, NO_SOURCE } from "./pool.ts";
+import { addApprover, countPower, reaches } from "./power.ts";
 import { type PageState, stateHash } from "./state.ts";
-
-/** Most events held whose parent is not known. */
-export const MAX_ORPHAN_EVENTS = 4096;
-/** Most approvals held for events that are not known. */
-export const MAX_ORPHAN_APPROVALS = 65_536;
-/** Approval keys a log remembers as validated (see KnownIds). */
-const KNOWN_KEYS = 4;
 
 /** Where an event stands. */
 export interface EventStatus {
@@ -53,12 +64,14 @@ export interface EventStatus {
    */
   readonly status: "accepted" | "lost-fork" | "pending" | "rejected" | "unknown";
   /**
-   * Why pending or rejected: `missing-parent`, `parent-pending`, `insufficient-power`,
-   * `parent-rejected`, or the error code of the failed application.
+   * Why pending or rejected: `missing-parent`, `parent-pending`, `unapproved` (no participant
+   * of the parent state approved it yet: it is not applied before one does),
+   * `insufficient-power`, `parent-rejected`, or the error code of the failed application.
    */
   readonly code?:
     | "missing-parent"
     | "parent-pending"
+    | "unapproved"
     | "insufficient-power"
     | "parent-rejected"
     | SignedPageErrorCode;
@@ -100,6 +113,12 @@ export interface AddOptions {
    * crowd out the objects of others. Objects without a source share one quota.
    */
   readonly source?: string;
+  /**
+   * The node's own store or its operator vouches for the objects (they are verified all the
+   * same, but not bounded by the pools): a page reloaded from disk may hold more events than a
+   * pool before their approvals are read.
+   */
+  readonly trusted?: boolean;
 }
 
 /** An incremental, order-independent verifier of one page. */
@@ -123,13 +142,27 @@ export interface PageLog {
    * claim is still remembered for equivocation, §8), "wrong-page", "malformed", "limit".
    */
   addApproval(approval: Approval, options?: AddOptions): AddResult;
-  /** Adds equivocation evidence (also derived automatically from approvals). */
+  /**
+   * Adds equivocation evidence (also derived automatically from approvals): `"added"` when it
+   * is new here, `"held"` while its parent's state is not known. Throws `SignedPageError` for a
+   * bad signature or a signer that is not a participant of the parent state.
+   */
   addEvidence(evidence: Evidence, options?: AddOptions): AddResult;
   /**
-   * Adds the next checkpoint of the chain after verifying it and that it matches the state
-   * computed here at its event; the head chain then always passes through its event.
+   * Adds a checkpoint (with approvals; more approvals of a held checkpoint are merged) after
+   * verifying it against the tip it extends and the state computed here at its event. The chain
+   * is then chosen by the rule of PROTOCOL §9 (conflicting checkpoints: equivocators excluded,
+   * most power, lowest id), and the head chain always passes through its events. Approvals that
+   * do not count are ignored. Throws `SignedPageError`: "bad-checkpoint" (not enough power, a
+   * state that differs), "not-ready" (its previous checkpoint or event not known yet: retry).
    */
-  addCheckpoint(link: CheckpointLink, options?: AddOptions): AddResult;
+  addCheckpoint(link: CheckpointLink): AddResult;
+  /**
+   * Adds checkpoint equivocation evidence: two approvals by one key of two checkpoints. With
+   * both checkpoints held and extending one `prev`, the key counts for neither (PROTOCOL §9);
+   * approvals of checkpoints not held are kept (bounded) until they arrive.
+   */
+  addCheckpointEvidence(evidence: CheckpointEvidence, options?: AddOptions): AddResult;
   /** Id of the head: the last event of the chain chosen by the fork-choice rule. */
   head(): string;
   /** State at the head. */
@@ -152,41 +185,40 @@ export interface PageLog {
   evidence(): Evidence[];
   /** Keys that equivocated at a parent event (their power counts for none of its children). */
   equivocators(parentId: string): string[];
-  /** The checkpoint chain verified by this log. */
+  /** The checkpoint chain verified by this log (with every approval held that counts). */
   checkpoints(): CheckpointLink[];
+  /** Every checkpoint held after the root chain, chosen or not (for persistence and gossip). */
+  checkpointCandidates(): CheckpointLink[];
+  /** Evidence of every checkpoint equivocation among the checkpoints held. */
+  checkpointEvidence(): CheckpointEvidence[];
+  /** How many objects the log holds undecided, per pool (bounded, see PROTOCOL §11). */
+  held(): { events: number; approvals: number; checkpointApprovals: number };
 }
 
 /**
- * What one key signed under one parent: the approval, or once it approved two children of that
- * parent (equivocation), all its approvals there by event.
+ * Bytes of events held that are not applied (orphans, and events no participant approved yet):
+ * canonical bytes counted in {@linkcode HELD_EVENT_UNIT}-byte units, at least one per event.
  */
-type Claim = Approval | { readonly key: string; readonly byEvent: Map<string, Approval> };
-
+export const MAX_HELD_EVENT_BYTES = 4 * 1024 * 1024;
+/** The unit events are charged in: an event of up to this many bytes costs one. */
+export const HELD_EVENT_UNIT = 512;
+/** Units of the largest event. */
+const MAX_EVENT_UNITS = Math.ceil(MAX_EVENT_BYTES / HELD_EVENT_UNIT);
+/** Most events held that are not applied (all of the smallest size). */
+export const MAX_HELD_EVENTS = MAX_HELD_EVENT_BYTES / HELD_EVENT_UNIT;
 /**
- * The claims under one parent, at most one per key: a few (the approvals of its children), kept
- * in an array searched by key, or a Map past {@linkcode SMALL_CLAIMS}.
+ * Most approvals held undecided: of events not known, or under a parent whose state is not known
+ * (the signer may not be a participant).
  */
-type Claims = readonly Claim[] | Map<string, Claim>;
-
-/** Claims a parent keeps in an array before they move to a Map. */
-const SMALL_CLAIMS = 8;
-
-function findClaim(claims: Claims, key: string): Claim | undefined {
-  if (claims instanceof Map) return claims.get(key);
-  for (const c of claims) if (c.key === key) return c;
-  return undefined;
-}
-
-/** `claims` with `claim` added, or replacing the claim of its key: a new array, or the Map. */
-function withClaim(claims: Claims, claim: Claim): Claims {
-  if (claims instanceof Map) return claims.set(claim.key, claim);
-  for (let i = 0; i < claims.length; i++) {
-    if (claims[i].key === claim.key) return claims.with(i, claim);
-  }
-  // Arrays of exactly their size (a pushed array keeps room for 16 more, per parent).
-  const grown = [...claims, claim];
-  return grown.length > SMALL_CLAIMS ? new Map(grown.map((c) => [c.key, c])) : grown;
-}
+export const MAX_HELD_APPROVALS = 65_536;
+/** Most checkpoint approvals held for checkpoints not known. */
+export const MAX_HELD_CHECKPOINT_APPROVALS = 4096;
+/** @deprecated Use {@linkcode MAX_HELD_EVENTS}. */
+export const MAX_ORPHAN_EVENTS = MAX_HELD_EVENTS;
+/** @deprecated Use {@linkcode MAX_HELD_APPROVALS}. */
+export const MAX_ORPHAN_APPROVALS = MAX_HELD_APPROVALS;
+/** Approval keys a log remembers as validated (see KnownIds). */
+const KNOWN_KEYS = 4;
 
 interface Node {
   readonly id: string;
@@ -199,8 +231,18 @@ interface Node {
   state?: PageState;
   track?: Track;
   error?: SignedPageError;
-  /** Approval by key; its keys are the approvers counted by countPower. */
+  /**
+   * Approvals naming this event and its parent, by key. Once the parent's state is known, only
+   * participants' (checked on arrival, or when the state becomes known: `filtered`).
+   */
   readonly approvals: Map<string, Approval>;
+  /** The parent's state was known and `approvals` holds only participants. */
+  filtered: boolean;
+  /** Approvers counted in `power`, and the version of the parent's equivocators it used. */
+  counted: Set<string> | undefined;
+  countedVersion: number;
+  /** Approvers stored since the last count (added to it incrementally). */
+  fresh: string[];
   power: number;
   accepted: boolean;
   finalized: boolean;
@@ -208,8 +250,6 @@ interface Node {
   queued: boolean;
   /** In the dirty set (each approval marks its event: a flag test is cheaper than a Set add). */
   dirty: boolean;
-  /** The claims under this event as parent (see the log's `recordClaim`). */
-  claims: Claims | undefined;
 }
 
 function newNode(id: string, event: PageEvent | null, parentId: string | null): Node {
@@ -227,22 +267,35 @@ function newNode(id: string, event: PageEvent | null, parentId: string | null): 
     track: undefined,
     error: undefined,
     approvals: new Map(),
+    filtered: false,
+    counted: undefined,
+    countedVersion: -1,
+    fresh: [],
     power: 0,
     accepted: false,
     finalized: false,
     onChain: false,
     queued: false,
     dirty: false,
-    claims: undefined,
   };
 }
 
 const NO_KEYS: ReadonlySet<string> = new Set();
 
-/** Builds an evidence object from two approvals by one key of two children of one parent. */
-export function evidenceOf(a: Approval, b: Approval): Evidence {
-  const [first, second] = a.event < b.event ? [a, b] : [b, a];
-  return checkObject({ type: "evidence", v: 1, first, second }, "evidence");
+function applied(n: Node): boolean {
+  return n.state !== undefined || n.error !== undefined;
+}
+
+/** Who an object is charged to in the pools; null: trusted, not pooled. */
+type Source = string | null;
+
+function sourceOf(options: AddOptions | undefined): Source {
+  return options?.trusted ? null : options?.source ?? NO_SOURCE;
+}
+
+/** The pool id of an approval: one entry per (event, key, parent). */
+function claimId(a: Approval): string {
+  return a.event + a.key + a.parent;
 }
 
 /** Root of a log: the genesis, or a verified checkpoint's event with its state. */
@@ -254,28 +307,46 @@ interface Root {
   readonly chain: CheckpointLink[];
 }
 
+/** A checkpoint held by the log (verified alone), with every approval of it that counts. */
+interface Candidate extends CheckedCheckpoint {
+  /** The tip it extends. */
+  readonly prevTip: CheckpointTip;
+}
+
 function createLog(genesis: Genesis, root: Root): PageLog {
   const pageId = objectId(genesis);
   const nodes = new Map<string, Node>();
   const waiting = new Map<string, Node[]>(); // parent id → orphan children
-  let orphanEvents = 0;
-  const heldApprovals = new Map<string, Map<string, Approval>>(); // unknown event → key → approval
-  let heldCount = 0;
-  // Every signed approval claim (parent, key) → event → approval, matching or not: equivocation
-  // is a property of what a key signed, so it must not depend on which objects arrived first.
-  // The claims under a parent are kept on its node (`Node.claims`: found without a lookup in a
-  // large map, for the approvals of the last event), or here while the parent is not held.
-  const orphanClaims = new Map<string, Claims>(); // parent id without a node → its claims
-  const excluded = new Map<string, Set<string>>(); // parent → equivocating keys
-  const found = new Map<string, Evidence>(); // `${parent}/${key}` → evidence
-  const chain = [...root.chain];
-  let tip = root.tip;
+  // Approvals of events not known, per event: one per (key, parent).
+  const heldApprovals = new Map<string, Approval[]>();
+  const claims = createClaimTable((parent) => nodes.get(parent)?.state !== undefined);
   const dirty = new Set<Node>();
   const forkDirty = new Set<Node>();
   const headChain: Node[] = [];
   // Ids validated here (see KnownIds): the page's, the last event's and its parent's, and the
   // last few approval keys.
   const known = { page: pageId, event: pageId, parent: pageId, keys: [] as string[] };
+
+  // Held events: every event enters when added and leaves when applied (or finalized).
+  const eventPool = createPool<Node>(MAX_HELD_EVENTS, (_, n) => evictEvent(n));
+  // Held approvals: of unknown events, or claims under parents whose state is not known.
+  const approvalPool = createPool<Approval>(MAX_HELD_APPROVALS, (_, a) => evictApproval(a));
+
+  // Checkpoints: the chain this node started from (fixed), the candidates held after it, and
+  // approvals held for checkpoints not known.
+  const rootChain = [...root.chain];
+  const candidates = new Map<string, Candidate>();
+  const byPrev = new Map<string, Candidate[]>(); // prev id ("" for null) → candidates
+  const heldCheckpointApprovals = new Map<string, Map<string, CheckpointApproval>>();
+  const checkpointPool = createPool<CheckpointApproval>(
+    MAX_HELD_CHECKPOINT_APPROVALS,
+    (_, a) => {
+      const m = heldCheckpointApprovals.get(a.checkpoint);
+      m?.delete(a.key);
+      if (m?.size === 0) heldCheckpointApprovals.delete(a.checkpoint);
+    },
+  );
+  let chain: Candidate[] = []; // chosen candidates after the root chain
 
   const rootNode = newNode(root.id, null, null);
   rootNode.linked = true;
@@ -284,8 +355,10 @@ function createLog(genesis: Genesis, root: Root): PageLog {
   rootNode.accepted = true;
   rootNode.finalized = true;
   rootNode.onChain = true;
+  rootNode.filtered = true;
   nodes.set(root.id, rootNode);
   headChain.push(rootNode);
+  claims.decide(root.id, () => true);
 
   // The node of the last event added: its approvals usually come next, and comparing their event
   // id with it costs less than hashing the id into `nodes` (nodes are never replaced).
@@ -303,133 +376,197 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     }
   }
 
-  function link(n: Node, parent: Node): void {
+  /** Makes `n` a child of `parent`; links its subtree when `parent` is linked to the root. */
+  function attach(n: Node, parent: Node): void {
     n.parent = parent;
     parent.children.push(n);
-    if (waiting.size === 0) {
-      // No orphans that could be waiting for n: the loop below, for n alone.
-      n.linked = true;
-      n.depth = parent.depth + 1;
-      markDirty(n);
-      return;
-    }
+    if (!parent.linked) return;
     const stack = [n];
     while (stack.length > 0) {
       const c = stack.pop()!;
       c.linked = true;
       c.depth = c.parent!.depth + 1;
       markDirty(c);
-      const kids = waiting.get(c.id);
+      const kids = waiting.size > 0 ? waiting.get(c.id) : undefined;
       if (kids) {
         waiting.delete(c.id);
-        orphanEvents -= kids.length;
         for (const k of kids) {
           k.parent = c;
           c.children.push(k);
-          stack.push(k);
         }
       }
+      for (const k of c.children) stack.push(k);
     }
   }
 
-  function recordClaim(a: Approval): void {
-    // The parent is usually the last event's parent.
-    const pn = lastNode.parentId === a.parent && lastNode.parent !== null
-      ? lastNode.parent
-      : nodeOf(a.parent);
-    const held = pn !== undefined ? pn.claims : orphanClaims.get(a.parent);
-    const prev = held && findClaim(held, a.key);
-    let next: Claims | undefined;
-    let byEvent: Map<string, Approval> | undefined;
-    // Nearly every claim is the only one of its (parent, key): keep just the approval.
-    if (prev === undefined) next = withClaim(held ?? [], a);
-    else if ("byEvent" in prev) byEvent = prev.byEvent;
-    else {
-      if (prev.event === a.event) return;
-      byEvent = new Map([[prev.event, prev]]);
-      next = withClaim(held!, { key: a.key, byEvent });
+  /** Drops a held event (evicted from its pool): its descendants become orphans again. */
+  function evictEvent(n: Node): void {
+    nodes.delete(n.id);
+    if (lastNode === n) lastNode = rootNode;
+    if (n.dirty) {
+      n.dirty = false;
+      dirty.delete(n);
     }
-    if (next !== undefined && next !== held) {
-      if (pn !== undefined) pn.claims = next;
-      else orphanClaims.set(a.parent, next);
+    const p = n.parent;
+    if (p !== null) {
+      p.children.splice(p.children.indexOf(n), 1);
+    } else {
+      const list = waiting.get(n.parentId!);
+      if (list) {
+        list.splice(list.indexOf(n), 1);
+        if (list.length === 0) waiting.delete(n.parentId!);
+      }
     }
-    if (byEvent === undefined) return;
-    if (byEvent.has(a.event)) return;
-    byEvent.set(a.event, a);
-    // The two lowest event ids: the same evidence whatever order the claims arrived in.
-    const [x, y] = [...byEvent.keys()].sort();
-    found.set(`${a.parent}/${a.key}`, evidenceOf(byEvent.get(x)!, byEvent.get(y)!));
-    if (byEvent.size === 2) {
-      let set = excluded.get(a.parent);
-      if (!set) excluded.set(a.parent, set = new Set());
-      set.add(a.key);
+    // Its children wait for it again, unlinked (none is applied: an event is applied only after
+    // its parent).
+    const kids = n.children.splice(0);
+    if (kids.length > 0) {
+      waiting.set(n.id, kids);
+      const stack = [...kids];
+      while (stack.length > 0) {
+        const c = stack.pop()!;
+        if (c.parent === n) c.parent = null;
+        c.linked = false;
+        c.depth = 0;
+        if (c.dirty) {
+          c.dirty = false;
+          dirty.delete(c);
+        }
+        for (const k of c.children) stack.push(k);
+      }
+    }
+    // Its approvals wait for it again (still held, in their own pool).
+    for (const a of n.approvals.values()) {
+      if (approvalPool.has(claimId(a))) holdForEvent(a);
+    }
+  }
+
+  /** Drops a held approval (evicted from its pool) from wherever it is held. */
+  function evictApproval(a: Approval): void {
+    const list = heldApprovals.get(a.event);
+    if (list) {
+      const i = list.indexOf(a);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) heldApprovals.delete(a.event);
+    }
+    const n = nodes.get(a.event);
+    if (n !== undefined && n.approvals.get(a.key) === a && !applied(n)) n.approvals.delete(a.key);
+    if (claims.at(a.parent)?.decided === false) claims.forget(a);
+  }
+
+  function holdForEvent(a: Approval): void {
+    let list = heldApprovals.get(a.event);
+    if (!list) heldApprovals.set(a.event, list = []);
+    list.push(a);
+  }
+
+  /** Releases an approval from its pool once it is decided and not waiting for its event. */
+  function release(a: Approval): void {
+    approvalPool.delete(claimId(a));
+  }
+
+  /** `parent`'s state is known: keep only participants' claims under it. */
+  function decide(p: Node): void {
+    const participants = p.state!.governance.participants;
+    const { dropped, kept } = claims.decide(p.id, (k) => Object.hasOwn(participants, k));
+    for (const a of dropped) {
+      approvalPool.delete(claimId(a));
+      evictApproval(a);
+    }
+    for (const a of kept) {
+      if (!heldApprovals.get(a.event)?.includes(a)) release(a);
+    }
+  }
+
+  /** Records a verified signed claim; returns whether it was new. */
+  function recordClaim(a: Approval, source: Source, pooled: boolean): boolean {
+    const r = claims.record(a);
+    const pc = claims.at(a.parent)!;
+    if (source !== null && r.fresh && (pooled || !pc.decided)) {
+      approvalPool.add(claimId(a), source, a);
+    }
+    if (r.equivocated && pc.decided) {
+      const pn = nodeOf(a.parent);
       if (pn) { for (const c of pn.children) markDirty(c); }
     }
+    return r.fresh;
   }
 
-  /**
-   * Whether an equivocation matters: the key is a participant of the parent's state. Only those
-   * are reported, because whether an outsider's approval was kept depends on arrival order.
-   */
-  function counts(parentId: string, key: string): boolean {
-    const s = nodes.get(parentId)?.state;
-    return s !== undefined && Object.hasOwn(s.governance.participants, key);
-  }
-
-  function isParticipant(n: Node, key: string): boolean | undefined {
-    const s = n.parent?.state;
-    return s === undefined ? undefined : Object.hasOwn(s.governance.participants, key);
-  }
-
+  /** Stores a matching approval on its (known) event. */
   function store(n: Node, a: Approval): void {
     n.approvals.set(a.key, a);
+    if (n.counted !== undefined) n.fresh.push(a.key);
     markDirty(n);
   }
 
-  /** Adds a signature-checked approval; `strict` throws for claims that cannot count. */
-  function takeApproval(a: Approval, strict: boolean): AddResult {
+  function isParticipant(state: PageState, key: string): boolean {
+    return Object.hasOwn(state.governance.participants, key);
+  }
+
+  /** The state of a parent event, after applying what is pending (undefined: not known). */
+  function decidedState(p: Node | undefined): PageState | undefined {
+    if (p === undefined) return undefined;
+    if (p.state === undefined && p.error === undefined && p.linked && dirty.size > 0) settle();
+    return p.state;
+  }
+
+  /**
+   * Adds a signature-checked approval. `strict`: throws for claims that cannot count (an
+   * approval), rather than answering `duplicate` (a half of evidence).
+   */
+  function takeApproval(a: Approval, strict: boolean, source: Source): AddResult {
+    // A full pool first applies what it can (decided approvals leave it).
+    if (approvalPool.size >= approvalPool.max && dirty.size > 0) settle();
     const n = nodeOf(a.event);
-    if (n !== undefined && n.event === null) {
+    const pn = n !== undefined && n.parentId === a.parent
+      ? n.parent ?? undefined
+      : nodeOf(a.parent);
+    const pstate = decidedState(pn);
+    if (pstate !== undefined && !isParticipant(pstate, a.key)) {
+      // Neither a vote nor a claim that can matter: refused, nothing kept.
       if (!strict) return "duplicate";
-      throw new SignedPageError("event-mismatch", `approval: ${a.event} is a root, not an event`);
-    }
-    // One approval per (event, key) is enough: any other signature by that key says the same.
-    const seen = n ? n.approvals.get(a.key) : heldApprovals.get(a.event)?.get(a.key);
-    if (seen !== undefined && (n === undefined || seen.parent === a.parent)) {
-      recordClaim(a);
-      return "duplicate";
-    }
-    if (n !== undefined && n.event!.parent !== a.parent) {
-      recordClaim(a);
-      if (!strict) return "added";
-      throw new SignedPageError(
-        "event-mismatch",
-        `approval: signed for parent ${a.parent}, but event ${a.event} has parent ${
-          n.event!.parent
-        }`,
-      );
-    }
-    if (n !== undefined && isParticipant(n, a.key) === false) {
-      if (!strict) return "duplicate";
+      if (n !== undefined && (n.event === null || n.event.parent !== a.parent)) mismatch(a, n);
       throw new SignedPageError(
         "not-participant",
         `approval: ${a.key} is not a participant of the state event ${a.event} applies to`,
       );
     }
-    if (n === undefined) {
-      if (heldCount >= MAX_ORPHAN_APPROVALS) {
-        throw new SignedPageError("limit", "approval: too many approvals held for unknown events");
+    if (n !== undefined && (n.event === null || n.event.parent !== a.parent)) {
+      // A claim that cannot count; still signed (PROTOCOL §8). The root of a node started from
+      // a checkpoint has a parent this node does not know: it cannot tell.
+      const fresh = recordClaim(a, source, false);
+      if (n.event === null && n.id !== pageId && pstate === undefined) {
+        return fresh ? "held" : "duplicate";
       }
-      let m = heldApprovals.get(a.event);
-      if (!m) heldApprovals.set(a.event, m = new Map());
-      m.set(a.key, a);
-      heldCount++;
-      recordClaim(a);
+      if (strict) mismatch(a, n);
+      return fresh ? (pstate === undefined ? "held" : "added") : "duplicate";
+    }
+    if (n === undefined) {
+      const list = heldApprovals.get(a.event);
+      if (list?.some((h) => h.key === a.key && h.parent === a.parent)) return "duplicate";
+      holdForEvent(a);
+      recordClaim(a, source, true);
       return "held";
     }
+    if (n.approvals.has(a.key)) return "duplicate";
     store(n, a);
-    recordClaim(a);
+    recordClaim(a, source, false);
+    if (pstate === undefined) {
+      if (source !== null) approvalPool.add(claimId(a), source, a);
+      return "held";
+    }
+    // A participant's approval: the event is endorsed, so it is applied (no longer held).
+    if (!applied(n)) eventPool.delete(n.id);
     return "added";
+  }
+
+  function mismatch(a: Approval, n: Node): never {
+    throw new SignedPageError(
+      "event-mismatch",
+      n.event === null
+        ? `approval: ${a.event} is the root of this log, not an event with parent ${a.parent}`
+        : `approval: signed for parent ${a.parent}, but event ${a.event} has parent ${n.event.parent}`,
+    );
   }
 
   function needed(n: Node): number {
@@ -438,33 +575,66 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     return ppm * t.totalWeight;
   }
 
+  /** Applies `n` (its parent's state is known); true when it applied. */
+  function applyNode(n: Node, queue: Node[] | undefined): void {
+    const p = n.parent!;
+    let result: Applied | undefined;
+    try {
+      result = applyEvent(p.state!, n.event!);
+    } catch (e) {
+      if (!(e instanceof SignedPageError)) throw e;
+      n.error = e;
+    }
+    eventPool.delete(n.id);
+    if (result) {
+      n.state = result.state;
+      n.track = result.track;
+      decide(n);
+    }
+    for (const c of n.children) queue ? enqueue(c, queue) : markDirty(c);
+  }
+
+  /** The parent's state is known: keep only participants' approvals. */
+  function filter(n: Node): void {
+    n.filtered = true;
+    const ps = n.parent!.state!;
+    // Deleting the current entry while iterating a Map is well-defined.
+    for (const [key, a] of n.approvals) {
+      if (!isParticipant(ps, key)) {
+        n.approvals.delete(key);
+        approvalPool.delete(claimId(a));
+      } else release(a);
+    }
+    if (n.approvals.size > 0) eventPool.delete(n.id);
+  }
+
   function evaluate(n: Node, queue: Node[]): void {
     const p = n.parent!;
-    if (n.state === undefined && n.error === undefined && p.state !== undefined) {
-      let applied: Applied | undefined;
-      try {
-        applied = applyEvent(p.state, n.event!);
-      } catch (e) {
-        if (!(e instanceof SignedPageError)) throw e;
-        n.error = e;
-      }
-      if (applied) {
-        n.state = applied.state;
-        n.track = applied.track;
-        // Approvals held before the parent state was known: drop those of non-participants
-        // (deleting the current entry while iterating a Map is well-defined).
-        for (const key of n.approvals.keys()) {
-          if (!Object.hasOwn(p.state.governance.participants, key)) n.approvals.delete(key);
-        }
-      }
-      for (const c of n.children) enqueue(c, queue);
+    if (!applied(n) && p.state !== undefined) {
+      if (!n.filtered) filter(n);
+      // Applied once a participant approved it (or a checkpoint covers it): an event nobody
+      // entitled to vote approved costs no state.
+      if (n.approvals.size > 0 || n.finalized) applyNode(n, queue);
     }
     let accepted = false;
-    let power = 0;
+    let power = n.power;
     if (n.state !== undefined) {
       const table = voteTable(p.state!.governance);
-      const eq = excluded.get(p.id) ?? NO_KEYS;
-      power = countPower(table, n.approvals, eq);
+      const pc = claims.at(p.id);
+      const eq = pc?.excluded ?? NO_KEYS;
+      const version = pc?.version ?? 0;
+      if (n.counted === undefined || n.countedVersion !== version) {
+        n.counted = new Set(n.approvals.keys());
+        n.countedVersion = version;
+        power = countPower(table, n.counted, eq);
+      } else {
+        for (const key of n.fresh) {
+          if (n.counted.has(key)) continue;
+          power += addApprover(table, n.counted, eq, key);
+          n.counted.add(key);
+        }
+      }
+      n.fresh = [];
       const track = n.track!;
       const enough = track.kind === "content"
         ? reaches(table, power, table.contentPpm)
@@ -521,7 +691,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       for (let i = 0; i < queue.length; i++) {
         const n = queue[i];
         n.queued = false;
-        evaluate(n, queue);
+        if (n.linked) evaluate(n, queue);
       }
     }
     if (forkDirty.size === 0) return;
@@ -551,12 +721,17 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     }
   }
 
-  /** The approval of (event, key) already held with these exact bytes, if any. */
-  function held(a: Approval): boolean {
+  /** True when this approval is held with these exact bytes (its signature was verified). */
+  function heldSame(a: Approval): boolean {
     const n = nodeOf(a.event);
-    const m = n ? n.approvals : heldApprovals.get(a.event);
-    const h = m?.get(a.key);
-    return h !== undefined && h.sig === a.sig && h.parent === a.parent;
+    const h = n?.approvals.get(a.key);
+    if (h !== undefined) return h.sig === a.sig && h.parent === a.parent;
+    const c = claims.at(a.parent)?.byKey.get(a.key);
+    if (c !== undefined) {
+      if (c.first.event === a.event) return c.first.sig === a.sig;
+      if (c.second?.event === a.event) return c.second.sig === a.sig;
+    }
+    return false;
   }
 
   function checkedApproval(raw: Approval, where: string): Approval {
@@ -569,7 +744,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     checkPage(a.page, where);
     // Each signature is verified once per log: a copy of a held approval (gossip duplicates,
     // evidence that repeats it) is recognised by its bytes.
-    if (held(a)) return a;
+    if (heldSame(a)) return a;
     if (!verifyApproval(a)) {
       throw new SignedPageError(
         "bad-signature",
@@ -579,97 +754,279 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     return a;
   }
 
+  // --- checkpoints ------------------------------------------------------------------------
+
+  /** The tip a checkpoint with this `prev` extends, if this log holds it. */
+  function tipFor(prev: string | null): CheckpointTip | undefined {
+    const last = rootChain.at(-1);
+    if (prev === (last ? objectId(last.checkpoint) : null)) return root.tip;
+    return prev === null ? undefined : candidates.get(prev) && tipOf(candidates.get(prev)!);
+  }
+
+  /**
+   * Applies every event from the nearest applied ancestor down to `n` (a checkpoint covers it:
+   * its approvals need not be held here). Throws `not-ready`/`bad-checkpoint` when it cannot.
+   */
+  function forceApply(n: Node, what: string): void {
+    if (!n.linked) {
+      throw new SignedPageError("not-ready", `${what}: event ${n.id} has no known parent chain`);
+    }
+    const path: Node[] = [];
+    for (let m: Node = n; !applied(m); m = m.parent!) path.push(m);
+    for (const m of path.reverse()) {
+      if (m.parent!.state === undefined) break;
+      if (!m.filtered) filter(m);
+      applyNode(m, undefined);
+    }
+    if (n.state === undefined) {
+      throw new SignedPageError("bad-checkpoint", `${what}: event ${n.id} does not apply here`);
+    }
+  }
+
+  /** Checks a candidate's statement against the history held here. */
+  function checkAgainstHistory(c: Candidate): void {
+    const cp = c.checkpoint;
+    const n = nodes.get(cp.event);
+    if (n === undefined) {
+      throw new SignedPageError(
+        "not-ready",
+        `checkpoint ${c.id}: event ${cp.event} is not known here yet`,
+      );
+    }
+    if (!n.linked) {
+      throw new SignedPageError(
+        "not-ready",
+        `checkpoint ${c.id}: event ${cp.event} is not linked to this log's root yet`,
+      );
+    }
+    if (n.depth !== cp.height) {
+      throw new SignedPageError(
+        "bad-checkpoint",
+        `checkpoint ${c.id}: event is at height ${n.depth}, not ${cp.height}`,
+      );
+    }
+    let a: Node | null = n;
+    while (a !== null && a.id !== c.prevTip.event) a = a.parent;
+    if (a === null) {
+      throw new SignedPageError(
+        "bad-checkpoint",
+        `checkpoint ${c.id}: event does not descend from the previous checkpoint's event`,
+      );
+    }
+    forceApply(n, `checkpoint ${c.id}`);
+    // A full node holds the state and checks the statement itself.
+    checkCheckpointState(cp, n.state);
+  }
+
+  /**
+   * The checkpoint chain after the root chain, from the candidates held (PROTOCOL §9): at each
+   * tip, the keys that approved two candidates extending it are equivocators and count for
+   * none; of the candidates still reaching the membership threshold without them, the one with
+   * most power, then the lowest id, is next.
+   */
+  function chooseChain(): void {
+    const next: Candidate[] = [];
+    let at = root.tip;
+    for (;;) {
+      const options = byPrev.get(at.id ?? "") ?? [];
+      if (options.length === 0) break;
+      const eq = new Set(checkpointEquivocators(options).keys());
+      let best: { c: Candidate; power: number } | undefined;
+      for (const c of options) {
+        const { power, enough } = checkpointPower(at, c.approvals, eq);
+        if (!enough) continue;
+        if (best === undefined || power > best.power || power === best.power && c.id < best.c.id) {
+          best = { c, power };
+        }
+      }
+      if (best === undefined) break;
+      next.push(best.c);
+      at = tipOf(best.c);
+    }
+    const same = next.length === chain.length && next.every((c, i) => c === chain[i]);
+    if (same) return;
+    chain = next;
+    // Finality follows the chain: clear it everywhere, then mark the path to each checkpoint.
+    for (const n of nodes.values()) {
+      if (n !== rootNode && n.finalized) {
+        n.finalized = false;
+        markDirty(n);
+        if (n.parent) forkDirty.add(n.parent);
+      }
+    }
+    for (const c of chain) {
+      for (let m: Node | null = nodes.get(c.checkpoint.event)!; m !== null && !m.finalized;) {
+        m.finalized = true;
+        markDirty(m);
+        if (m.parent) forkDirty.add(m.parent);
+        m = m.parent;
+      }
+    }
+  }
+
+  /** Adds checkpoint approvals (verified) to a held candidate; true when any was new. */
+  function mergeApprovals(c: Candidate, approvals: Iterable<CheckpointApproval>): boolean {
+    const table = voteTable(c.prevTip.governance);
+    let added = false;
+    for (const a of approvals) {
+      if (!table.power.has(a.key) || c.approvals.has(a.key)) continue;
+      c.approvals.set(a.key, a);
+      added = true;
+    }
+    return added;
+  }
+
   return {
     pageId,
     genesis,
 
-    addEvent(raw) {
+    addEvent(raw, options) {
       const event = checkEvent(raw, known);
       checkPage(event.page, "event");
       const id = objectId(event);
       known.event = id;
       known.parent = event.parent;
       if (nodes.has(id)) return "duplicate";
-      const parent = nodeOf(event.parent); // in a chain, the last event added
-      if (parent === undefined && orphanEvents >= MAX_ORPHAN_EVENTS) {
-        throw new SignedPageError("limit", "event: too many events held without their parent");
-      }
+      // A full pool first applies what it can (applied events leave it).
+      if (eventPool.size + MAX_EVENT_UNITS > eventPool.max && dirty.size > 0) settle();
       const n = newNode(id, event, event.parent);
+      const source = sourceOf(options);
+      if (source !== null) {
+        eventPool.add(id, source, n, Math.ceil(encodeObject(event).length / HELD_EVENT_UNIT));
+      }
+      const parent = nodeOf(event.parent); // in a chain, the last event added
       nodes.set(id, n);
       lastNode = n;
-      // Claims made under this event before it was held move to its node.
-      const claims = orphanClaims.size > 0 ? orphanClaims.get(id) : undefined;
-      if (claims) {
-        orphanClaims.delete(id);
-        n.claims = claims;
-      }
-      const held = heldApprovals.get(id);
-      if (held) {
+      const list = heldApprovals.get(id);
+      if (list) {
         heldApprovals.delete(id);
-        heldCount -= held.size;
-        for (const a of held.values()) if (a.parent === event.parent) store(n, a);
+        const decided = parent?.state !== undefined;
+        for (const a of list) {
+          if (a.parent === event.parent) {
+            n.approvals.set(a.key, a);
+            if (decided) release(a);
+          } else if (claims.at(a.parent)?.decided !== false || !claims.holds(a)) release(a);
+        }
       }
       if (parent === undefined) {
-        let list = waiting.get(event.parent);
-        if (!list) waiting.set(event.parent, list = []);
-        list.push(n);
-        orphanEvents++;
+        let orphans = waiting.get(event.parent);
+        if (!orphans) waiting.set(event.parent, orphans = []);
+        orphans.push(n);
         return "held";
       }
-      link(n, parent);
-      return "added";
+      attach(n, parent);
+      return n.linked ? "added" : "held";
     },
 
-    addApproval(raw) {
-      return takeApproval(checkedApproval(raw, "approval"), true);
+    addApproval(raw, options) {
+      return takeApproval(checkedApproval(raw, "approval"), true, sourceOf(options));
     },
 
-    addEvidence(raw) {
+    addEvidence(raw, options) {
       const e = checkObject(raw, "evidence");
       const a = checkedApproval(e.first, "evidence.first");
       const b = checkedApproval(e.second, "evidence.second");
-      const before = found.has(`${a.parent}/${a.key}`);
-      takeApproval(a, false);
-      takeApproval(b, false);
-      return before ? "duplicate" : "added";
+      const source = sourceOf(options);
+      const pstate = decidedState(nodeOf(a.parent));
+      if (pstate !== undefined && !isParticipant(pstate, a.key)) {
+        throw new SignedPageError(
+          "not-participant",
+          `evidence: ${a.key} is not a participant of the state of ${a.parent}`,
+        );
+      }
+      const before = claims.holds(a) && claims.holds(b);
+      takeApproval(a, false, source);
+      takeApproval(b, false, source);
+      if (before) return "duplicate";
+      return claims.at(a.parent)?.decided ? "added" : "held";
     },
 
     addCheckpoint(link) {
+      settle();
       const cp = checkObject(link.checkpoint, "checkpoint");
       const id = objectId(cp);
-      if (chain.some((l) => objectId(l.checkpoint) === id)) return "duplicate";
-      const next = verifyCheckpointLink(pageId, tip, link);
-      const n = nodes.get(cp.event);
-      if (n === undefined || !n.linked || n.state === undefined) {
+      if (rootChain.some((l) => objectId(l.checkpoint) === id)) return "duplicate";
+      const have = candidates.get(id);
+      if (have !== undefined) {
+        const before = have.approvals.size;
+        checkCheckpointLink(pageId, have.prevTip, link, have.approvals);
+        if (have.approvals.size === before) return "duplicate";
+        chooseChain();
+        return "added";
+      }
+      const prevTip = tipFor(cp.prev);
+      if (prevTip === undefined) {
+        const rootIds = rootChain.slice(0, -1).map((l) => objectId(l.checkpoint));
+        if (cp.prev === null ? rootChain.length > 0 : rootIds.includes(cp.prev)) {
+          throw new SignedPageError(
+            "bad-checkpoint",
+            `checkpoint ${id}: conflicts with the checkpoint chain this node started from`,
+          );
+        }
         throw new SignedPageError(
           "not-ready",
-          `checkpoint ${id}: event ${cp.event} is not known or not applied here yet`,
+          `checkpoint ${id}: its previous checkpoint ${cp.prev} is not known here`,
         );
       }
-      if (n.depth !== cp.height) {
+      const checked = checkCheckpointLink(pageId, prevTip, link);
+      const c: Candidate = { ...checked, prevTip };
+      // Approvals that came alone (in evidence) before the checkpoint.
+      const early = heldCheckpointApprovals.get(id);
+      if (early) {
+        heldCheckpointApprovals.delete(id);
+        for (const a of early.values()) checkpointPool.delete(a.checkpoint + a.key);
+        mergeApprovals(c, early.values());
+      }
+      const { power, enough } = checkpointPower(prevTip, c.approvals, new Set());
+      if (!enough) {
         throw new SignedPageError(
           "bad-checkpoint",
-          `checkpoint ${id}: event is at height ${n.depth}, not ${cp.height}`,
+          `checkpoint ${id}: approving power ${power / 1e6} is below the membership threshold ` +
+            `(counting ${c.approvals.size} valid approvals by participants)`,
         );
       }
-      let a: Node | null = n;
-      while (a !== null && a.id !== tip.event) a = a.parent;
-      if (a === null) {
-        throw new SignedPageError(
-          "bad-checkpoint",
-          `checkpoint ${id}: event does not descend from the previous checkpoint's event`,
-        );
-      }
-      // A full node holds the state and checks the statement itself.
-      checkCheckpointState(cp, n.state);
-      chain.push({ checkpoint: cp, approvals: link.approvals.slice() });
-      tip = next;
-      for (let m: Node | null = n; m !== null && !m.finalized; m = m.parent) {
-        m.finalized = true;
-        markDirty(m);
-        if (m.parent) forkDirty.add(m.parent);
-      }
+      checkAgainstHistory(c);
+      candidates.set(id, c);
+      const key = cp.prev ?? "";
+      byPrev.set(key, [...(byPrev.get(key) ?? []), c]);
+      chooseChain();
       return "added";
+    },
+
+    addCheckpointEvidence(raw, options) {
+      const e = checkObject(raw, "checkpoint-evidence");
+      let fresh = false;
+      let heldAny = false;
+      for (const [a, where] of [[e.first, "first"], [e.second, "second"]] as const) {
+        checkPage(a.page, `checkpoint-evidence.${where}`);
+        const c = candidates.get(a.checkpoint);
+        if (c?.approvals.get(a.key)?.sig === a.sig) continue;
+        if (heldCheckpointApprovals.get(a.checkpoint)?.get(a.key)?.sig === a.sig) continue;
+        if (!verifyCheckpointApproval(a)) {
+          throw new SignedPageError(
+            "bad-signature",
+            `checkpoint-evidence.${where}: signature by ${a.key} does not verify`,
+          );
+        }
+        if (c !== undefined) {
+          if (mergeApprovals(c, [a])) fresh = true;
+        } else if (
+          !rootChain.some((l) => objectId(l.checkpoint) === a.checkpoint) &&
+          !heldCheckpointApprovals.get(a.checkpoint)?.has(a.key)
+        ) {
+          let m = heldCheckpointApprovals.get(a.checkpoint);
+          if (!m) heldCheckpointApprovals.set(a.checkpoint, m = new Map());
+          m.set(a.key, a);
+          const source = sourceOf(options);
+          if (source !== null) checkpointPool.add(a.checkpoint + a.key, source, a);
+          heldAny = true;
+        }
+      }
+      if (fresh) {
+        chooseChain();
+        return "added";
+      }
+      return heldAny ? "held" : "duplicate";
     },
 
     head: () => headNode().id,
@@ -691,20 +1048,42 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       if (n === undefined) return { id, status: "unknown" };
       if (n === rootNode) return { id, status: "accepted", finalized: true };
       if (!n.linked) {
+        let m = n;
+        while (m.parent !== null) m = m.parent;
         return {
           id,
           status: "pending",
           code: "missing-parent",
-          reason: `parent ${n.parentId} is not known`,
+          reason: `event ${m.parentId} is not known (parent of ${m === n ? "this event" : m.id})`,
         };
       }
       if (n.error) return { id, status: "rejected", code: n.error.code, reason: n.error.message };
+      const p = n.parent!;
       if (n.state === undefined) {
+        let a = p;
+        while (a.state === undefined && a.error === undefined) a = a.parent!;
+        if (a.error !== undefined) {
+          return {
+            id,
+            status: "rejected",
+            code: "parent-rejected",
+            reason: `parent ${n.parentId} was rejected`,
+          };
+        }
+        if (p.state === undefined) {
+          return {
+            id,
+            status: "pending",
+            code: "parent-pending",
+            reason: `parent ${n.parentId} is not applied yet (no participant approved it)`,
+          };
+        }
         return {
           id,
-          status: "rejected",
-          code: "parent-rejected",
-          reason: `parent ${n.parentId} was rejected`,
+          status: "pending",
+          code: "unapproved",
+          reason: "no participant of the parent state approved it yet (applied once one does)",
+          power: 0,
         };
       }
       const base = {
@@ -715,7 +1094,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
         finalized: n.finalized,
       };
       if (n.accepted) return { ...base, status: n.onChain ? "accepted" : "lost-fork" };
-      if (!n.parent!.accepted) {
+      if (!p.accepted) {
         return {
           ...base,
           status: "pending",
@@ -728,8 +1107,8 @@ function createLog(genesis: Genesis, root: Root): PageLog {
         status: "pending",
         code: "insufficient-power",
         reason: `approving power ${n.power / 1e6} is below the ${n.track!.kind} threshold ` +
-          `(${needed(n) / 1e6} of total weight ${
-            voteTable(n.parent!.state!.governance).totalWeight
+          `(needs ${needed(n) / 1e6} of total weight ${
+            voteTable(p.state!.governance).totalWeight
           })`,
       };
     },
@@ -750,25 +1129,46 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
     approvals(eventId) {
       const n = nodes.get(eventId);
-      const m = n ? n.approvals : heldApprovals.get(eventId);
-      return m ? [...m.values()] : [];
+      if (n) return [...n.approvals.values()];
+      return [...(heldApprovals.get(eventId) ?? [])];
     },
 
     evidence() {
       settle();
-      const out: Evidence[] = [];
-      for (const [claim, e] of found) {
-        if (counts(claim.slice(0, 64), claim.slice(65))) out.push(e);
-      }
-      return out;
+      return claims.evidence();
     },
 
     equivocators(parentId) {
       settle();
-      return [...(excluded.get(parentId) ?? [])].filter((k) => counts(parentId, k)).sort();
+      return claims.equivocators(parentId);
     },
 
-    checkpoints: () => chain.slice(),
+    checkpoints: () => [
+      ...rootChain,
+      ...chain.map((c) => ({ checkpoint: c.checkpoint, approvals: [...c.approvals.values()] })),
+    ],
+
+    checkpointCandidates: () =>
+      [...candidates.values()].map((c) => ({
+        checkpoint: c.checkpoint,
+        approvals: [...c.approvals.values()],
+      })),
+
+    checkpointEvidence() {
+      const out: CheckpointEvidence[] = [];
+      for (const options of byPrev.values()) {
+        for (const [a, b] of checkpointEquivocators(options).values()) {
+          out.push(checkpointEvidenceOf(a, b));
+        }
+      }
+      return out;
+    },
+
+    held: () => ({
+      events: eventPool.size,
+      approvals: approvalPool.size,
+      checkpointApprovals: checkpointPool.size,
+    }),
   };
 }
 

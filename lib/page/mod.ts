@@ -47,7 +47,14 @@ export {
 } from "./governance.ts";
 export { type HandlerName, HANDLERS, type Track } from "./handlers.ts";
 export type { Op, PathKey } from "./path.ts";
-export { linkedPageIds, type PageState, stateBranches, stateHash, validateState } from "./state.ts";
+export {
+  linkedPageIds,
+  type PageState,
+  stateBranches,
+  stateHash,
+  stateSize,
+  validateState,
+} from "./state.ts";
 export { type Applied, applyEvent } from "./apply.ts";
 export {
   type Approval,
@@ -56,6 +63,7 @@ export {
   type Checkpoint,
   type CheckpointApproval,
   checkpointApprovalMessage,
+  type CheckpointEvidence,
   decodeObject,
   encodeObject,
   type Evidence,
@@ -68,7 +76,7 @@ export {
   verifyCheckpointApproval,
   VERSION,
 } from "./objects.ts";
-export { countPower } from "./power.ts";
+export { addApprover, countPower, type PowerWork } from "./power.ts";
 // Vote tables for tools that count power outside a log (pending checkpoints in `page show`).
 export { type VoteTable, voteTable } from "./governance.ts";
 export { type CheckpointLink, type CheckpointTip, verifyCheckpointChain } from "./checkpoint.ts";
@@ -77,12 +85,17 @@ export {
   type AddResult,
   createPageLog,
   type EventStatus,
-  evidenceOf,
+  HELD_EVENT_UNIT,
+  MAX_HELD_APPROVALS,
+  MAX_HELD_CHECKPOINT_APPROVALS,
+  MAX_HELD_EVENT_BYTES,
+  MAX_HELD_EVENTS,
   MAX_ORPHAN_APPROVALS,
   MAX_ORPHAN_EVENTS,
   openFromCheckpoint,
   type PageLog,
 } from "./log.ts";
+export { checkpointEvidenceOf, evidenceOf } from "./equivocation.ts";
 export {
   approve,
   approveCheckpoint,

@@ -10,7 +10,7 @@
  * @module
  */
 import { verify, verifyHexKey } from "../crypto/mod.ts";
-import { canonicalize, decodeCanonical, deepFreeze, type Json, sha256Hex } from "./canonical.ts";
+import { canonicalize, decodeCanonical, type Json, sha256Hex } from "./canonical.ts";
 import { SignedPageError } from "./errors.ts";
 import { type Governance, validateGovernance } from "./governance.ts";
 import { checkHandler, type HandlerName, HANDLERS } from "./handlers.ts";
@@ -110,6 +110,19 @@ export interface CheckpointApproval {
   readonly sig: string;
 }
 
+/**
+ * Proof that one key approved two different checkpoints. Together with the two checkpoints (when
+ * they extend the same `prev`) it is checkpoint equivocation (docs/PROTOCOL.md §9).
+ */
+export interface CheckpointEvidence {
+  readonly type: "checkpoint-evidence";
+  readonly v: 1;
+  /** The approval of the checkpoint with the lower id. */
+  readonly first: CheckpointApproval;
+  /** The approval of the checkpoint with the higher id. */
+  readonly second: CheckpointApproval;
+}
+
 /** Any signed-page object. */
 export type SignedObject =
   | Genesis
@@ -117,7 +130,8 @@ export type SignedObject =
   | Approval
   | Evidence
   | Checkpoint
-  | CheckpointApproval;
+  | CheckpointApproval
+  | CheckpointEvidence;
 
 /** Size limit of each object type's canonical encoding, in bytes. */
 export const MAX_BYTES: { readonly [T in SignedObject["type"]]: number } = {
@@ -127,6 +141,7 @@ export const MAX_BYTES: { readonly [T in SignedObject["type"]]: number } = {
   evidence: 2 * MAX_APPROVAL_BYTES + 64,
   checkpoint: MAX_CHECKPOINT_BYTES,
   "checkpoint-approval": MAX_APPROVAL_BYTES,
+  "checkpoint-evidence": 2 * MAX_APPROVAL_BYTES + 64,
 };
 
 function fail(where: string, what: string): never {
@@ -323,15 +338,32 @@ function checkByType(o: Record<string, Json>, where: string, shaped: boolean): v
       }
       return;
     }
-    case "checkpoint-approval": {
-      shape(o, "checkpoint-approval", ["page", "checkpoint", "key", "sig"], [], where);
-      hex32(o.page, where, "page");
-      hex32(o.checkpoint, where, "checkpoint");
-      hex32(o.key, where, "key");
-      sigHex(o.sig, where, "sig");
+    case "checkpoint-approval":
+      checkCheckpointApprovalShape(o, where);
+      return;
+    case "checkpoint-evidence": {
+      shape(o, "checkpoint-evidence", ["first", "second"], [], where);
+      const a = checkCheckpointApprovalShape(o.first, `${where}.first`);
+      const b = checkCheckpointApprovalShape(o.second, `${where}.second`);
+      if (a.key !== b.key || a.page !== b.page || !(a.checkpoint < b.checkpoint)) {
+        throw new SignedPageError(
+          "bad-evidence",
+          `${where}: not two approvals by one key of different checkpoints of one page, ` +
+            "lower checkpoint id first",
+        );
+      }
       return;
     }
   }
+}
+
+function checkCheckpointApprovalShape(value: unknown, where: string): CheckpointApproval {
+  const o = shape(value, "checkpoint-approval", ["page", "checkpoint", "key", "sig"], [], where);
+  hex32(o.page, where, "page");
+  hex32(o.checkpoint, where, "checkpoint");
+  hex32(o.key, where, "key");
+  sigHex(o.sig, where, "sig");
+  return o as unknown as CheckpointApproval;
 }
 
 /**
@@ -372,7 +404,10 @@ function checkObjectKnowing<T extends SignedObject["type"]>(
   const t = o.type as SignedObject["type"];
   let text: string | undefined;
   // Approvals and evidence have fixed-size fields, checked below: no need to measure them.
-  if (t !== "approval" && t !== "checkpoint-approval" && t !== "evidence") {
+  if (
+    t !== "approval" && t !== "checkpoint-approval" && t !== "evidence" &&
+    t !== "checkpoint-evidence"
+  ) {
     text = canonicalize(o, where);
     // UTF-8 takes at most 3 bytes per UTF-16 unit: measure exactly only near the limit. (The
     // type asked for, when it is this one, is a constant: no string-table lookup of `t`.)
@@ -389,17 +424,22 @@ function checkObjectKnowing<T extends SignedObject["type"]>(
   // The fields of (checkpoint) approvals were just checked to be strings and a number: freezing
   // the object itself is freezing it deeply.
   if (t === "approval" || t === "checkpoint-approval") Object.freeze(o);
-  else if (shaped) {
-    // Likewise, a shaped event's fields other than its arguments are strings and a number (the
-    // test first, as in deepFreeze: an object frozen already is left as it is).
-    if (!Object.isFrozen(o)) {
-      Object.freeze(o);
-      deepFreeze(o.args);
-    }
-  } else deepFreeze(o);
+  else if (prior === undefined) {
+    // Every nested object, frozen or not: an object frozen by its caller may hold arguments that
+    // are not, and the text and id kept below must describe its bytes for ever. (An object with
+    // an entry was frozen whole when it got it.)
+    freezeAll(o);
+  }
   // An id computed before (checking the same object again) stays, as it always did.
   if (text !== undefined) canon.set(o, { text, id: prior?.id });
   return o as unknown as Extract<SignedObject, { type: T }>;
+}
+
+/** Freezes `value` and everything in it, walking through objects frozen already. */
+function freezeAll(value: unknown): void {
+  if (value === null || typeof value !== "object") return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) freezeAll(v);
 }
 
 /**
@@ -449,8 +489,7 @@ export function objectId(obj: SignedObject): string {
   if (c?.id !== undefined) return c.id;
   const id = sha256Hex(c?.text ?? canonicalize(obj, obj.type));
   if (c !== undefined) c.id = id;
-  // Only the id of an object not checked here: its text would be kept for nothing.
-  else if (Object.isFrozen(obj)) canon.set(obj, { text: undefined, id });
+  // An object not checked here is not cached: even frozen, it may hold mutable parts.
   return id;
 }
 

@@ -13,6 +13,11 @@
  * Monotone: a new approval by X stops at X every path through X, and X then counts all that
  * reached it instead of at most that much further on; so more approvals never lower the count.
  *
+ * Work is proportional to the approvals, not to the page (docs/PROTOCOL.md §7): a count walks
+ * only the delegators that can reach an approver within the hop limit (found backwards from the
+ * approvers; no approvals, no work), and {@linkcode addApprover} gives the change one more
+ * approval makes by walking only the paths through the new approver.
+ *
  * @module
  */
 import type { VoteTable } from "./governance.ts";
@@ -26,42 +31,149 @@ function scale(amount: number, ppm: number): number {
   return hi * ppm + (p - (p % PPM)) / PPM;
 }
 
+/** A work counter: delegation edges looked at (for tests and benchmarks). */
+export interface PowerWork {
+  /** Delegation edges examined so far. */
+  steps: number;
+}
+
+type Keys = ReadonlySet<string> | ReadonlyMap<string, unknown>;
+
+/**
+ * The power `amount` starting at `from` (after `hops` edges, with `path` the keys before it)
+ * brings to approvers. `dist`, when given, is a lower bound of the edges from a key to an
+ * approver: paths that cannot arrive in time are not walked (they bring nothing).
+ */
+function flow(
+  table: VoteTable,
+  approvers: Keys,
+  excluded: ReadonlySet<string>,
+  from: string,
+  amount: number,
+  hops: number,
+  path: string[],
+  dist: ReadonlyMap<string, number> | undefined,
+  work: PowerWork,
+): number {
+  const edges = table.delegations.get(from);
+  if (edges === undefined || hops >= MAX_DELEGATION_HOPS) return 0;
+  path.push(from);
+  let sum = 0;
+  for (const [to, ppm] of edges) {
+    work.steps++;
+    if (!table.power.has(to) || excluded.has(to) || path.includes(to)) continue;
+    if (approvers.has(to)) {
+      sum += scale(amount, ppm);
+      continue;
+    }
+    if (dist !== undefined) {
+      const d = dist.get(to);
+      if (d === undefined || hops + 1 + d > MAX_DELEGATION_HOPS) continue;
+    }
+    const share = scale(amount, ppm);
+    if (share === 0) continue;
+    sum += flow(table, approvers, excluded, to, share, hops + 1, path, dist, work);
+  }
+  path.pop();
+  return sum;
+}
+
+const NO_WORK: PowerWork = { steps: 0 };
+
 /**
  * The vote power (micro-weight) approving one event under `table`: `approvers` are the keys that
- * approved it (a set, or a map keyed by them), `excluded` the equivocators at its parent (their own power, and power delegated
- * through them, counts for nobody). Keys that are not participants are ignored.
+ * approved it (a set, or a map keyed by them), `excluded` the equivocators at its parent (their
+ * own power, and power delegated through them, counts for nobody). Keys that are not participants
+ * are ignored. `work`, when given, counts the delegation edges examined.
  */
 export function countPower(
   table: VoteTable,
-  approvers: ReadonlySet<string> | ReadonlyMap<string, unknown>,
+  approvers: Keys,
   excluded: ReadonlySet<string>,
+  work: PowerWork = NO_WORK,
 ): number {
   let total = 0;
+  const sources: string[] = [];
   for (const key of approvers.keys()) {
     const p = table.power.get(key);
-    if (p !== undefined && !excluded.has(key)) total += p;
-  }
-  if (table.delegations.size === 0) return total;
-  const path: string[] = [];
-  const flow = (node: string, amount: number, hops: number): number => {
-    const edges = table.delegations.get(node);
-    if (edges === undefined || hops >= MAX_DELEGATION_HOPS) return 0;
-    path.push(node);
-    let sum = 0;
-    for (const [to, ppm] of edges) {
-      if (!table.power.has(to) || excluded.has(to) || path.includes(to)) continue;
-      const share = scale(amount, ppm);
-      if (share === 0) continue;
-      sum += approvers.has(to) ? share : flow(to, share, hops + 1);
+    if (p !== undefined && !excluded.has(key)) {
+      total += p;
+      sources.push(key);
     }
-    path.pop();
-    return sum;
-  };
-  for (const [key] of table.delegations) {
-    if (approvers.has(key) || excluded.has(key)) continue;
-    total += flow(key, table.power.get(key)!, 0);
+  }
+  if (table.delegators.size === 0 || sources.length === 0) return total;
+  // Backwards from the approvers: the fewest edges from each key to one (through keys that pass
+  // power on). Only the keys found can bring anything.
+  const dist = new Map<string, number>();
+  let frontier = sources;
+  for (let h = 1; h <= MAX_DELEGATION_HOPS && frontier.length > 0; h++) {
+    const next: string[] = [];
+    for (const y of frontier) {
+      const back = table.delegators.get(y);
+      if (back === undefined) continue;
+      for (const [d] of back) {
+        work.steps++;
+        if (dist.has(d) || approvers.has(d) || excluded.has(d)) continue;
+        dist.set(d, h);
+        next.push(d);
+      }
+    }
+    frontier = next;
+  }
+  const path: string[] = [];
+  for (const d of dist.keys()) {
+    total += flow(table, approvers, excluded, d, table.power.get(d)!, 0, path, dist, work);
   }
   return total;
+}
+
+/**
+ * How much the power of an event changes when `key` approves it too: `approvers` (without
+ * `key`) and `excluded` as for {@linkcode countPower}, so that
+ * `countPower(t, A ∪ {key}, Q) = countPower(t, A, Q) + addApprover(t, A, Q, key)`.
+ * Walks only the delegation paths that pass through `key` (backwards to their sources within
+ * the hop limit, and on from `key` as they went before).
+ */
+export function addApprover(
+  table: VoteTable,
+  approvers: Keys,
+  excluded: ReadonlySet<string>,
+  key: string,
+  work: PowerWork = NO_WORK,
+): number {
+  const own = table.power.get(key);
+  if (own === undefined || excluded.has(key) || approvers.has(key)) return 0;
+  // `key` counts its own power now, instead of what it passed on.
+  let delta = own - flow(table, approvers, excluded, key, own, 0, [], undefined, work);
+  // Every path p → … → key (through keys that passed power on) now stops at `key`: what arrived
+  // there counts, instead of what went on from there.
+  const chain: string[] = [key]; // key, then the keys before it, nearest first
+  const ppms: number[] = []; // ppms[i]: the fraction of the edge chain[i + 1] → chain[i]
+  const back = (): void => {
+    const last = chain[chain.length - 1];
+    const edges = table.delegators.get(last);
+    if (edges === undefined) return;
+    for (const [d, ppm] of edges) {
+      work.steps++;
+      if (approvers.has(d) || excluded.has(d) || chain.includes(d)) continue;
+      chain.push(d);
+      ppms.push(ppm);
+      // The share of d's power that reached `key` along this path, rounded hop by hop.
+      let amount = table.power.get(d)!;
+      for (let i = ppms.length - 1; i >= 0 && amount > 0; i--) amount = scale(amount, ppms[i]);
+      if (amount > 0) {
+        const hops = ppms.length;
+        const before = chain.slice(1).reverse(); // d … the key just before `key`
+        delta += amount -
+          flow(table, approvers, excluded, key, amount, hops, before, undefined, work);
+      }
+      if (ppms.length < MAX_DELEGATION_HOPS) back();
+      chain.pop();
+      ppms.pop();
+    }
+  };
+  back();
+  return delta;
 }
 
 /** True when `power` (micro-weight) reaches `ppm` parts per million of the total weight. */

@@ -7,13 +7,13 @@
 import { parseRecord } from "../registry/rdata.ts";
 import {
   type Branch,
+  BranchTableError,
   MAX_BRANCHES,
   MAX_META_LENGTH,
   MAX_RECORDS,
-  PageError,
-  parseBranches,
+  parseBranch,
   parseMeta,
-} from "../registry/page.ts";
+} from "../registry/branches.ts";
 import {
   canonicalizeShared,
   deepFreeze,
@@ -22,7 +22,18 @@ import {
   sha256Hex,
 } from "./canonical.ts";
 import { SignedPageError } from "./errors.ts";
-import { type Governance, validateGovernance } from "./governance.ts";
+import { type Governance, validateGovernance, validateNextGovernance } from "./governance.ts";
+
+/** UTF-8 length of a well-formed string (canonical JSON has no lone surrogates). */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // 2 bytes below 0x800, 3 in the BMP above, 4 for a surrogate pair (2 units counted already).
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
+  }
+  return n;
+}
 
 /** Most keys of `meta` (known keys plus ignored extensions). */
 export const MAX_META_KEYS = 16;
@@ -46,7 +57,7 @@ function fail(where: string, what: string): never {
 }
 
 function pageFail(e: unknown): never {
-  if (e instanceof PageError) throw new SignedPageError("invalid-state", e.message);
+  if (e instanceof BranchTableError) throw new SignedPageError("invalid-state", e.message);
   throw e;
 }
 
@@ -121,13 +132,11 @@ function checkBranch(
       return;
     }
   }
-  // parseBranches names a branch by its index in the list it is given; a holey list with only
-  // this element lets the message name the real index without re-validating the others.
-  const holey = new Array(index + 1);
-  holey[index] = raw;
   let branch: Branch;
   try {
-    branch = parseBranches(holey, where)[index];
+    // One branch, named by its index (a holey list of index + 1 elements, as before, made
+    // loading a 100,000-branch state quadratic).
+    branch = parseBranch(raw, index, where);
   } catch (e) {
     pageFail(e);
   }
@@ -196,23 +205,35 @@ export function validateNextState(
     if (k !== "meta" && k !== "governance" && k !== "branches") fail(where, `unknown field '${k}'`);
   }
   if (v.meta !== prev.meta) checkMeta(v.meta, `${where}.meta`);
-  if (v.governance !== prev.governance) validateGovernance(v.governance, `${where}.governance`);
+  if (v.governance !== prev.governance) {
+    validateNextGovernance(prev.governance, v.governance, `${where}.governance`);
+  }
   if (v.branches !== prev.branches) {
     checkBranches(v.branches, `${where}.branches`, prev.branches, onlyBranch);
   }
   return next as unknown as PageState;
 }
 
-const hashes = new WeakMap<object, string>();
+const hashes = new WeakMap<object, { hash: string; bytes: number }>();
 
-/** Lowercase hex SHA-256 of the canonical JSON of a state (cached per state object). */
-export function stateHash(state: PageState): string {
+function measured(state: PageState): { hash: string; bytes: number } {
   let h = hashes.get(state);
   if (h === undefined) {
-    h = sha256Hex(canonicalizeShared(state, "state"));
+    const text = canonicalizeShared(state, "state");
+    h = { hash: sha256Hex(text), bytes: utf8Length(text) };
     hashes.set(state, h);
   }
   return h;
+}
+
+/** Lowercase hex SHA-256 of the canonical JSON of a state (cached per state object). */
+export function stateHash(state: PageState): string {
+  return measured(state).hash;
+}
+
+/** Size of the canonical JSON of a state in bytes (UTF-8), cached like the hash. */
+export function stateSize(state: PageState): number {
+  return measured(state).bytes;
 }
 
 /** The branches of a valid state in parsed form (compiled selectors), for the resolver. */

@@ -7,19 +7,11 @@
  *
  * @module
  */
-import { anyMatch, candidates } from "./branch_index.ts";
-import type { Branch, Target } from "./page.ts";
-import type { PageRecord, RecordData, SoaData } from "./rdata.ts";
+import type { Answer } from "../dns/message.ts";
+import { anyMatch, branchIndex, candidates } from "./branch_index.ts";
+import { applicable, type Branch, type Target } from "./branches.ts";
+import type { PageRecord, SoaData } from "./rdata.ts";
 import type { LoadedPage, PageSource } from "./source.ts";
-
-/** A resource record in the form the DNS encoder (dns-packet) takes. */
-export interface Answer {
-  name: string;
-  type: string;
-  class: "IN";
-  ttl: number;
-  data: RecordData | unknown;
-}
 
 /** What an upstream DNS server said about a name. */
 export interface UpstreamAnswer {
@@ -87,7 +79,17 @@ export type Resolution =
 /** What the resolver needs: where pages come from, how to ask DNS servers, and limits. */
 export interface ResolverOptions {
   source: PageSource;
+  /**
+   * Asks DNS servers: the server of a `dns://` target and, when `defaultUpstreams` holds, the
+   * node's default upstreams. Without it `dns://` targets are skipped.
+   */
   upstream?: UpstreamQuery;
+  /**
+   * Whether `upstream` may be asked without a server, i.e. the node has default upstreams to
+   * chase a CNAME that leaves the registry (default true). When false, or without `upstream`,
+   * the client gets the CNAME alone (NOERROR) and chases it itself.
+   */
+  defaultUpstreams?: boolean;
   limits?: Partial<ResolverLimits>;
   /**
    * A clock in milliseconds, for the per-query time limit (the walk stops at the next branch
@@ -118,6 +120,10 @@ interface QueryState {
   upstream: number;
   errors: number;
   sawNodata: boolean;
+  /** A page the walk visited knows names below the query name (RFC 8020: NODATA, not NXDOMAIN). */
+  nonTerminal: boolean;
+  /** Pages only: `dns://` targets are skipped (looking for the registry's own SOA). */
+  pagesOnly: boolean;
   trace?: string[];
   limits: ResolverLimits;
 }
@@ -126,15 +132,6 @@ class WorkLimit extends Error {}
 
 function toAnswer(name: string, r: PageRecord): Answer {
   return { name, type: r.type, class: "IN", ttl: r.ttl, data: r.data };
-}
-
-// Records of a branch that apply to `name`: the ones whose domain_name is exactly `name` when
-// there are any; otherwise all of them, answering for the name the selector matched (the
-// original data writes one domain_name for a branch that matches several names).
-function applicable(records: PageRecord[], name: string): PageRecord[] {
-  const exact = records.filter((r) => r.name === name);
-  if (exact.length > 0) return exact.concat(records.filter((r) => r.name === null));
-  return records;
 }
 
 /** The SOA the registry answers negative responses with, owned by the name's last label. */
@@ -169,6 +166,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     st: QueryState,
     stack: string[],
   ): Promise<Walk> {
+    if (!st.nonTerminal && branchIndex(lp.page).nonTerminals.has(name)) st.nonTerminal = true;
     const branches = lp.page.branches;
     // Only the branches the index says may match are tested, in page order (first match wins).
     for (const i of candidates(lp.page, name)) {
@@ -199,7 +197,10 @@ export function createResolver(options: ResolverOptions): Resolver {
     const indent = "  ".repeat(stack.length);
     const records = applicable(b.records, name);
     if (records.length > 0) {
-      const wanted = type === "ANY" ? records : records.filter((r) => r.type === type);
+      // ANY is answered minimally (RFC 8482 §4.2): one RRset the name has, not all of them.
+      const wanted = type === "ANY"
+        ? records.filter((r) => r.type === records[0].type)
+        : records.filter((r) => r.type === type);
       if (wanted.length > 0) {
         st.trace?.push(`${indent}answer: ${wanted.length} ${type} record(s)`);
         return {
@@ -238,6 +239,7 @@ export function createResolver(options: ResolverOptions): Resolver {
   ): Promise<Walk> {
     const indent = "  ".repeat(stack.length);
     if (t.kind === "dns") {
+      if (st.pagesOnly) return { kind: "empty" };
       const label = `dns://${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}/`;
       if (!options.upstream || ++st.upstream > st.limits.maxUpstream) {
         st.trace?.push(`${indent}${label}: skipped (no forwarder or limit reached)`);
@@ -298,6 +300,8 @@ export function createResolver(options: ResolverOptions): Resolver {
       upstream: 0,
       errors: 0,
       sawNodata: false,
+      nonTerminal: false,
+      pagesOnly: false,
       trace: opts.trace ? trace : undefined,
       limits,
     };
@@ -310,16 +314,18 @@ export function createResolver(options: ResolverOptions): Resolver {
         seen.add(current);
         st.errors = 0;
         st.sawNodata = false;
+        st.nonTerminal = false;
         if (hop > 0) trace.push(`follow CNAME to ${current}`);
         if (hop > 0 && !inRegistry(root, current)) {
           const r = await outside(current, type, st);
           answers.push(...r.answers);
           // The rcode is the last name's (RFC 6604); a failed chase is a SERVFAIL, not a
-          // CNAME-only answer that would be cached for the CNAME's TTL.
+          // CNAME-only answer that would be cached for the CNAME's TTL. The CNAME alone (no
+          // default upstream) is the pages' own data: authoritative as they are.
           return {
             registry: true,
             rcode: r.rcode,
-            authoritative: false,
+            authoritative: authoritative && r.alone,
             answers,
             authorities: r.authorities,
             trace,
@@ -335,16 +341,24 @@ export function createResolver(options: ResolverOptions): Resolver {
           }
           return { registry: true, rcode: 0, authoritative, answers, authorities: [], trace };
         }
-        const soa = [registrySoa(current, serial())];
         if (w.kind === "nodata" || st.sawNodata) {
           // A NODATA that a dns:// server gave is not the registry's own word.
           if (w.kind !== "nodata") authoritative = false;
+          const soa = [await negativeSoa(root, current, st, w.kind === "nodata")];
           return { registry: true, rcode: 0, authoritative, answers, authorities: soa, trace };
         }
         if (st.errors > 0) {
+          // A page that failed may have held the name: not NXDOMAIN, and not NODATA either.
           trace.push(`nothing found and ${st.errors} error(s): SERVFAIL`);
           return { registry: true, rcode: 2, authoritative, answers, authorities: [], trace };
         }
+        if (st.nonTerminal) {
+          // RFC 8020: names exist below this one, so it exists (an empty non-terminal).
+          trace.push("names exist below it: NODATA");
+          const soa = [await negativeSoa(root, current, st, false)];
+          return { registry: true, rcode: 0, authoritative, answers, authorities: soa, trace };
+        }
+        const soa = [await negativeSoa(root, current, st, false)];
         return { registry: true, rcode: 3, authoritative, answers, authorities: soa, trace };
       }
     } catch (e) {
@@ -356,16 +370,61 @@ export function createResolver(options: ResolverOptions): Resolver {
     return { registry: true, rcode: 2, authoritative, answers: [], authorities: [], trace };
   };
 
+  // The SOA of a negative answer (RFC 2308 §3): the registry's own SOA record of the closest
+  // enclosing zone, found by walking the name (when it has records: NODATA) and then each
+  // ancestor the root still claims for type SOA, pages only; its TTL is min(TTL, MINIMUM).
+  // Without one, the synthesized SOA.
+  async function negativeSoa(
+    root: LoadedPage,
+    name: string,
+    st: QueryState,
+    exists: boolean,
+  ): Promise<Answer> {
+    const saved = { errors: st.errors, sawNodata: st.sawNodata, nonTerminal: st.nonTerminal };
+    const trace = st.trace;
+    st.trace = undefined;
+    st.pagesOnly = true;
+    try {
+      const parent = (n: string) => {
+        const dot = n.indexOf(".");
+        return dot < 0 ? undefined : n.slice(dot + 1);
+      };
+      for (let zone = exists ? name : parent(name); zone !== undefined; zone = parent(zone)) {
+        if (anyMatch(root.page, zone)) {
+          const w = await walkPage(root, zone, "SOA", st, [root.key]);
+          if (w.kind === "answer" && w.authoritative && w.answers[0].type === "SOA") {
+            const soa = w.answers[0];
+            const minimum = (soa.data as SoaData).minimum;
+            trace?.push(`negative answer: SOA of ${zone}`);
+            return { ...soa, ttl: Math.min(soa.ttl, minimum) };
+          }
+        }
+      }
+    } catch (e) {
+      // Out of work units: the synthesized SOA still lets the answer be cached.
+      if (!(e instanceof WorkLimit)) throw e;
+    } finally {
+      Object.assign(st, saved);
+      st.trace = trace;
+      st.pagesOnly = false;
+    }
+    return registrySoa(name, serial());
+  }
+
   // A CNAME that leaves the registry is chased through the default upstreams, as a recursive
-  // server would. Without an upstream the client gets the CNAME alone (NOERROR) and chases it
-  // itself; a chase that fails is SERVFAIL.
+  // server would. Without default upstreams the client gets the CNAME alone (NOERROR, `alone`)
+  // and chases it itself; a chase that fails is SERVFAIL.
   async function outside(
     name: string,
     type: string,
     st: QueryState,
-  ): Promise<{ rcode: 0 | 2 | 3; answers: Answer[]; authorities: Answer[] }> {
-    if (!options.upstream) return { rcode: 0, answers: [], authorities: [] };
-    if (++st.upstream > st.limits.maxUpstream) return { rcode: 2, answers: [], authorities: [] };
+  ): Promise<{ rcode: 0 | 2 | 3; answers: Answer[]; authorities: Answer[]; alone: boolean }> {
+    const failed = { rcode: 2 as const, answers: [], authorities: [], alone: false };
+    if (!options.upstream || options.defaultUpstreams === false) {
+      st.trace?.push("  no default upstream: the CNAME is answered alone");
+      return { rcode: 0, answers: [], authorities: [], alone: true };
+    }
+    if (++st.upstream > st.limits.maxUpstream) return failed;
     try {
       const r = await options.upstream(name, type);
       st.trace?.push(`  upstream: rcode ${r.rcode}, ${r.answers.length} answer(s)`);
@@ -374,12 +433,13 @@ export function createResolver(options: ResolverOptions): Resolver {
           rcode: r.rcode,
           answers: relevant(r.answers, name),
           authorities: r.authorities.filter((a) => a.type === "SOA"),
+          alone: false,
         };
       }
     } catch (e) {
       st.trace?.push(`  upstream failed: ${(e as Error).message}`);
     }
-    return { rcode: 2, answers: [], authorities: [] };
+    return failed;
   }
 }
 

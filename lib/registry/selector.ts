@@ -28,6 +28,8 @@ export interface Selector {
    * in `suffix` (which starts with a dot). Undefined for every other selector, which is scanned.
    */
   readonly keys?: { readonly exact?: string; readonly suffix?: string };
+  /** For a `^literal$` selector, the name it matches (so records can share the string). */
+  readonly name?: string;
 }
 
 let linearEngine: boolean | undefined;
@@ -46,16 +48,6 @@ export function linearEngineAvailable(): boolean {
   return linearEngine;
 }
 
-// Selectors in plain forms are compared as strings instead of running a regexp: most of the
-// original data is one `^literal$` per scraped name, and a TLD page's delegations are written
-// `\.name\.tld$` or `(^|\.)name\.tld$`. The body allows only the characters a normalized name
-// holds and the escapes Python's `re.escape` writes (`\.`, `\-`, `\_`), so the string test is
-// exactly what the regexp would answer (tests/branch_index_test.ts checks it against RegExp).
-const BODY = String.raw`((?:[a-z0-9_-]|\\[.\-_])+)`;
-const LITERAL = new RegExp(String.raw`^\^${BODY}\$$`);
-const DOT_SUFFIX = new RegExp(String.raw`^\\\.${BODY}\$$`);
-const LABEL_SUFFIX = new RegExp(String.raw`^\((?:\?:)?\^\|\\\.\)${BODY}\$$`);
-
 /** The name without any trailing dots (the key the branch index files names under). */
 export function stripDots(name: string): string {
   let end = name.length;
@@ -63,8 +55,28 @@ export function stripDots(name: string): string {
   return end === name.length ? name : name.slice(0, end);
 }
 
-const unescape = (body: string) => body.replace(/\\(.)/g, "$1");
-const unit = () => 1;
+// The name a body spells (`h1\.example` is "h1.example"), or undefined when `source[from, to)`
+// is not a body: one or more of `a-z`, `0-9`, `_`, `-`, and the escapes `\.`, `\-`, `\_`. A
+// character loop: this runs for every branch of a page when it loads.
+function body(source: string, from: number, to: number): string | undefined {
+  if (from >= to) return undefined;
+  let escapes = false;
+  for (let i = from; i < to; i++) {
+    const c = source.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d) continue;
+    if (c !== 0x5c || i + 1 >= to) return undefined;
+    const e = source.charCodeAt(i + 1);
+    if (e !== 0x2e && e !== 0x2d && e !== 0x5f) return undefined;
+    escapes = true;
+    i++;
+  }
+  // Dropping the backslashes unescapes a body, and gives a flat string (concatenating the runs
+  // between escapes would keep a tree of string pieces alive per selector).
+  const text = source.slice(from, to);
+  return escapes ? text.replaceAll("\\", "") : text;
+}
+
+const LABEL_START = ["(^|\\.)", "(?:^|\\.)"];
 
 // Go djdns data writes selectors for the name with its trailing dot (`ri\.hype\.$`): such
 // selectors are also tested against the name with a dot appended.
@@ -72,51 +84,72 @@ function goStyle(source: string): boolean {
   return /\\\.\$?$/.test(source) || source.includes("\\.$");
 }
 
-// The string forms of the three plain shapes; `this` is the selector object, so 100,000 of them
-// share these functions instead of holding closures of their own.
-interface Plain extends Selector {
-  /** The literal name (`^L$`), the suffix (`\.S$`: ".S"), or the label (`(^|\.)X$`: "X"). */
-  text: string;
-  retry: boolean;
-}
-function testLiteral(this: Plain, n: string): boolean {
-  return n === this.text || (this.retry && n + "." === this.text);
-}
-function testDotSuffix(this: Plain, n: string): boolean {
-  return n.endsWith(this.text) || (this.retry && (n + ".").endsWith(this.text));
-}
+const LITERAL = 0; // `^L$`: text is L
+const DOT_SUFFIX = 1; // `\.S$`: text is ".S"
+const LABEL_SUFFIX = 2; // `(^|\.)X$`: text is X
+
 function labelMatch(t: string, x: string): boolean {
   return t === x || (t.length > x.length && t.endsWith(x) && t[t.length - x.length - 1] === ".");
 }
-function testLabelSuffix(this: Plain, n: string): boolean {
-  return labelMatch(n, this.text) || (this.retry && labelMatch(n + ".", this.text));
+
+// A class, not a closure per selector: a page may hold 100,000 of these, and four fields on a
+// shared prototype take far less memory than two closures and a keys object each.
+class PlainSelector implements Selector {
+  constructor(
+    readonly source: string,
+    readonly text: string,
+    readonly kind: 0 | 1 | 2,
+    readonly retry: boolean,
+  ) {}
+  test(n: string): boolean {
+    const t = this.text;
+    switch (this.kind) {
+      case LITERAL:
+        return n === t || (this.retry && n + "." === t);
+      case DOT_SUFFIX:
+        return n.endsWith(t) || (this.retry && (n + ".").endsWith(t));
+      default:
+        return labelMatch(n, t) || (this.retry && labelMatch(n + ".", t));
+    }
+  }
+  cost(): number {
+    return 1;
+  }
+  get name(): string | undefined {
+    return this.kind === LITERAL ? this.text : undefined;
+  }
+  get keys(): { exact?: string; suffix?: string } | undefined {
+    const key = stripDots(this.text);
+    if (key === "") return undefined;
+    if (this.kind === LITERAL) return { exact: key };
+    if (this.kind === DOT_SUFFIX) return { suffix: key };
+    return { exact: key, suffix: "." + key };
+  }
 }
 
+// Selectors in plain forms are compared as strings instead of running a regexp: most of the
+// original data is one `^literal$` per scraped name, and a TLD page's delegations are written
+// `\.name\.tld$` or `(^|\.)name\.tld$`. The body allows only the characters a normalized name
+// holds and the escapes Python's `re.escape` writes (`\.`, `\-`, `\_`), so the string test is
+// exactly what the regexp would answer (tests/branch_index_test.ts checks it against RegExp).
 function plain(source: string): Selector | undefined {
-  let m = LITERAL.exec(source);
-  if (m) {
-    const text = unescape(m[1]);
-    const exact = stripDots(text);
+  const end = source.length - 1;
+  if (end < 1 || source.charCodeAt(end) !== 0x24 /* $ */) return undefined;
+  if (source.charCodeAt(0) === 0x5e /* ^ */) {
+    const text = body(source, 1, end);
     // `^L\.$` is also tested with the dot appended; the literal test covers both.
-    return { source, text, retry: true, test: testLiteral, cost: unit, keys: { exact } } as Plain;
+    return text === undefined ? undefined : new PlainSelector(source, text, LITERAL, true);
   }
-  m = DOT_SUFFIX.exec(source);
-  if (m) {
-    const text = "." + unescape(m[1]);
-    const suffix = stripDots(text);
-    const keys = suffix === "" ? undefined : { suffix };
-    const retry = goStyle(source);
-    return { source, text, retry, test: testDotSuffix, cost: unit, keys } as Plain;
+  if (source.startsWith("\\.")) {
+    const rest = body(source, 2, end);
+    if (rest === undefined) return undefined;
+    return new PlainSelector(source, "." + rest, DOT_SUFFIX, goStyle(source));
   }
-  m = LABEL_SUFFIX.exec(source);
-  if (m) {
-    const text = unescape(m[1]);
-    const exact = stripDots(text);
-    const keys = exact === "" ? undefined : { exact, suffix: "." + exact };
-    const retry = goStyle(source);
-    return { source, text, retry, test: testLabelSuffix, cost: unit, keys } as Plain;
-  }
-  return undefined;
+  const start = LABEL_START.find((p) => source.startsWith(p));
+  if (start === undefined) return undefined;
+  const text = body(source, start.length, end);
+  if (text === undefined) return undefined;
+  return new PlainSelector(source, text, LABEL_SUFFIX, goStyle(source));
 }
 
 /**

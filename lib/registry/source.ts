@@ -1,18 +1,18 @@
 /**
- * The seam between the resolver and wherever pages come from. Local page files implement it
- * today; verified signed pages and pages fetched on demand from peers implement it later, and the
- * resolver does not change.
+ * The seam between the resolver and wherever pages come from. The implementations live in
+ * `lib/sources` (page files, verified signed pages; pages fetched from peers later), so the
+ * resolver never learns where a page came from and does not change when a source is added.
  *
  * @module
  */
-import type { Page, Target } from "./page.ts";
+import type { BranchTable, Target } from "./branches.ts";
 
 /** A page as the resolver sees it, with a key that identifies it for cycle detection and traces. */
 export interface LoadedPage {
   /** Stable identity of the page (a path relative to the page directory, or `djdns:<id>`). */
   key: string;
-  /** The validated page. */
-  page: Page;
+  /** The page's content, validated (the field keeps its name: a loaded page is a page). */
+  page: BranchTable;
 }
 
 /**

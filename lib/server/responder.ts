@@ -28,6 +28,7 @@ import {
   type Template,
   toTemplate,
 } from "../dns/wire.ts";
+import { type Question, questionOf } from "../dns/question.ts";
 import type { Resolver } from "../registry/resolver.ts";
 import { typeName } from "../dns/types.ts";
 import { createInflight, DROPPED, type InflightLimits } from "./inflight.ts";
@@ -40,11 +41,9 @@ export interface UpstreamReply {
   packet: dnsPacket.DecodedPacket;
 }
 
-/** Forwards a question to the upstream resolvers. */
+/** Forwards a question (wire form, as the client sent it but lowercased) to the upstreams. */
 export type Forward = (
-  name: string,
-  qtype: number,
-  qclass: number,
+  question: Question,
   dnssecOk: boolean,
   checkingDisabled: boolean,
 ) => Promise<UpstreamReply>;
@@ -187,13 +186,39 @@ export function createResponder(options: ResponderOptions): Responder {
     }
     if (!options.forward || !origin.recursion) return null;
     stats.forwarded++;
-    const up = await options.forward(
-      query.name,
-      query.qtype,
-      query.qclass,
-      query.edns?.dnssecOk ?? false,
-      query.cd,
-    );
+    let up: UpstreamReply;
+    try {
+      up = await options.forward(
+        questionOf(request, query),
+        query.edns?.dnssecOk ?? false,
+        query.cd,
+      );
+    } catch (e) {
+      // Every upstream failed (timeouts, SERVFAIL, REFUSED, FORMERR): the client gets SERVFAIL,
+      // and so does every client asking the same within SERVFAIL_TTL_SECONDS (RFC 9520 §3.2:
+      // resolution failures are cached), instead of the same failing resolution again. An
+      // upstream's REFUSED is its policy towards us, not ours towards the client: SERVFAIL, as
+      // Unbound answers. Failures of our own (overload, shutdown) are not cached.
+      // (The forwarder's ForwardError, by shape: lib/server does not import lib/forwarder.)
+      if ((e as { kind?: string }).kind !== "exhausted") throw e;
+      log.debug("{name} {qtype}: SERVFAIL: {error}", {
+        name: query.name,
+        qtype: query.qtype,
+        error: (e as Error).message,
+      });
+      stats.errors++;
+      const failed = toTemplate(errorReply(request, RCODE.SERVFAIL, false, query.questionEnd))!;
+      const entry: Entry = {
+        template: failed,
+        storedAt: now(),
+        ages: false,
+        generation: gen,
+        forwarded: true,
+      };
+      const size = failed.bytes.length + 64;
+      if (gen === generation) cache.set(query.key, entry, SERVFAIL_TTL_SECONDS * 1000, size);
+      return entry;
+    }
     const template = toTemplate(up.bytes);
     if (!template) throw new Error("upstream reply could not be re-framed");
     // Our header, their sections: QR, opcode 0, RA; AA/AD/TC of the upstream are not ours to claim.
@@ -270,7 +295,13 @@ export function createResponder(options: ResponderOptions): Responder {
     origin: Origin,
     rcode: number,
   ): Uint8Array {
-    const out = errorReply(request, rcode, query.edns !== null, query.questionEnd);
+    const out = errorReply(
+      request,
+      rcode,
+      query.edns !== null,
+      query.questionEnd,
+      query.edns?.dnssecOk,
+    );
     if (options.forward === undefined || !origin.recursion) out[3] &= ~0x80;
     return out;
   }
@@ -285,8 +316,17 @@ export function createResponder(options: ResponderOptions): Responder {
       const parsed = parseQuery(request);
       if (!parsed.ok) {
         if (parsed.rcode < 0) return null;
-        const out = errorReply(request, parsed.rcode, parsed.edns, parsed.questionEnd);
-        if (options.forward === undefined || !origin.recursion) out[3] &= ~0x80;
+        const out = errorReply(
+          request,
+          parsed.rcode,
+          parsed.edns,
+          parsed.questionEnd,
+          parsed.dnssecOk,
+        );
+        // RA only on answers to queries: an unknown opcode's NOTIMP says nothing of recursion.
+        if (
+          options.forward === undefined || !origin.recursion || parsed.rcode === RCODE.NOTIMP
+        ) out[3] &= ~0x80;
         return out;
       }
       const query = parsed.query;

@@ -15,6 +15,7 @@
 import dgram from "node:dgram";
 import { getLogger } from "@logtape/logtape";
 import type { Origin, Responder } from "./responder.ts";
+import { type Rrl, truncatedReply } from "./rrl.ts";
 
 const log = getLogger(["djdns", "udp"]);
 
@@ -47,49 +48,103 @@ function shrinkReceiveBuffer(socket: dgram.Socket): void {
 export interface UdpServer {
   /** The bound port (useful when 0 was asked for). */
   port: number;
-  /** Stops listening. */
-  close(): Promise<void>;
+  /**
+   * Stops listening. With `graceMs`, queries already received are still answered for up to
+   * that long first (new ones are ignored meanwhile).
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Response rate limiting of a UDP listener. */
+export interface UdpRateLimit {
+  limiter: Rrl;
+  /** Clients not limited (loopback in `djdns run`). */
+  exempt: (address: string) => boolean;
+}
+
+/** What the listener knows about a client address (cached: the checks parse the address). */
+interface ClientClass {
+  origin: Origin;
+  limited: boolean;
 }
 
 /**
  * Listens on `host:port` (port 0 picks a free one). `recursion(address)` says whether a client
- * may have names outside the registry forwarded.
+ * may have names outside the registry forwarded; `rateLimit`, when given, limits the responses
+ * to clients it does not exempt.
  */
 export function serveUdp(
   host: string,
   port: number,
   responder: Responder,
   recursion: (address: string) => boolean,
+  rateLimit?: UdpRateLimit,
 ): Promise<UdpServer> {
   const socket = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
-  const allowCache = new Map<string, boolean>();
-  const recursionFor = (address: string) => {
-    let ok = allowCache.get(address);
-    if (ok === undefined) {
-      ok = recursion(address);
-      if (allowCache.size > 4096) allowCache.clear();
-      allowCache.set(address, ok);
+  const classCache = new Map<string, ClientClass>();
+  const classify = (address: string): ClientClass => {
+    let c = classCache.get(address);
+    if (c === undefined) {
+      c = {
+        origin: recursion(address) ? RECURSIVE : NOT_RECURSIVE,
+        limited: rateLimit !== undefined && !rateLimit.exempt(address),
+      };
+      if (classCache.size > 4096) classCache.clear();
+      classCache.set(address, c);
     }
-    return ok;
+    return c;
   };
   const sent = (err: Error | null) => err && log.debug("send: {err}", { err });
   // node:dgram's send throws synchronously for some destinations (port 0, which a spoofed
   // source can claim; a socket closed while an answer was pending). A throw here would escape a
   // promise callback and end the process, so nothing leaves this function.
-  const send = (reply: Uint8Array | null, rport: number, raddr: string) => {
-    if (!reply || rport === 0) return;
+  // `done` (for answers that were pending) runs once the datagram has left, or was not sent.
+  const send = (
+    reply: Uint8Array | null,
+    rport: number,
+    raddr: string,
+    limited: boolean,
+    done?: () => void,
+  ) => {
+    if (!reply || rport === 0) return done?.();
+    if (limited) {
+      const action = rateLimit!.limiter.decide(raddr, performance.now());
+      if (action === "drop") return done?.();
+      if (action === "slip") reply = truncatedReply(reply);
+    }
     try {
-      socket.send(reply, rport, raddr, sent);
+      socket.send(reply, rport, raddr, done ? (err) => (sent(err), done()) : sent);
     } catch (err) {
       log.debug("send to {raddr}:{rport}: {err}", { raddr, rport, err });
+      done?.();
     }
   };
+  // Answers still being worked out; close() lets them go out before the socket closes.
+  let pending = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const settle = () => {
+    if (--pending === 0) drained?.();
+  };
   socket.on("message", (msg, rinfo) => {
-    const origin = recursionFor(rinfo.address) ? RECURSIVE : NOT_RECURSIVE;
-    const out = responder.handle(msg, origin);
-    if (out instanceof Promise) out.then((r) => send(r, rinfo.port, rinfo.address));
-    else send(out, rinfo.port, rinfo.address);
+    if (draining) return;
+    const client = classify(rinfo.address);
+    const out = responder.handle(msg, client.origin);
+    if (out instanceof Promise) {
+      pending++;
+      out.then((r) => send(r, rinfo.port, rinfo.address, client.limited, settle));
+    } else send(out, rinfo.port, rinfo.address, client.limited);
   });
+  const close = async (graceMs: number) => {
+    draining = true;
+    if (pending > 0 && graceMs > 0) {
+      const done = new Promise<void>((r) => drained = r);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([done, new Promise((r) => timer = setTimeout(r, graceMs))]);
+      clearTimeout(timer);
+    }
+    await new Promise<void>((done) => socket.close(() => done()));
+  };
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(port, host, () => {
@@ -98,7 +153,7 @@ export function serveUdp(
       shrinkReceiveBuffer(socket);
       resolve({
         port: socket.address().port,
-        close: () => new Promise<void>((done) => socket.close(() => done())),
+        close: (graceMs = 0) => close(graceMs),
       });
     });
   });

@@ -99,7 +99,20 @@ export interface StatusView {
   cache: { entries?: number; hits: number };
   /** Signed pages held: id, head, when it last changed. */
   signedPages: { pageId: string; head: string; changed?: string }[];
-  peers?: { id: string; address: string; score?: number; banned?: boolean }[];
+  peers?: { id: string; address: string; score?: number; banned?: boolean; connected?: boolean }[];
+  /** Gossip addresses (multiaddrs), when the network runs. */
+  gossip?: string[];
+  /** Followed pages with their heads and lag, when the network runs. */
+  followed?: {
+    page: string;
+    head: string;
+    height: number;
+    objects: number;
+    lag: number;
+    root: boolean;
+  }[];
+  /** The network's counters (accepted, ignored, rejected by reason, sync, fetch…). */
+  netCounters?: Record<string, number>;
   tree: TreeNode;
   treeTruncated: boolean;
 }
@@ -131,12 +144,31 @@ export function statusHtml(v: StatusView): string {
   const peers = v.peers === undefined
     ? `<p>The network is not running on this node.</p>`
     : v.peers.length
-    ? `<table class="list"><tr><th>peer</th><th>address</th><th>score</th></tr>` +
+    ? `<table class="list" id="peers"><tr><th>peer</th><th>address</th><th>state</th>` +
+      `<th>score</th></tr>` +
       v.peers.map((p) =>
         `<tr><td><code>${e(p.id)}</code></td><td>${e(p.address)}</td>` +
-        `<td>${p.banned ? "banned" : e(String(p.score ?? ""))}</td></tr>`
+        `<td>${p.banned ? "banned" : p.connected ? "connected" : "known"}</td>` +
+        `<td>${e(String(p.score ?? ""))}</td></tr>`
       ).join("") + `</table>`
-    : `<p>No peers connected.</p>`;
+    : `<p>No peers known.</p>`;
+  const followed = v.followed === undefined
+    ? ""
+    : `<h2>Followed pages</h2>` + (v.followed.length
+      ? `<table class="list" id="followed"><tr><th>page</th><th>head</th><th>height</th>` +
+        `<th>objects</th><th>lag</th></tr>` +
+        v.followed.map((p) =>
+          `<tr><td><code>${e(p.page)}</code>${p.root ? " (root)" : ""}</td>` +
+          `<td><code>${e(p.head)}</code></td><td>${p.height}</td><td>${p.objects}</td>` +
+          `<td>${p.lag}</td></tr>`
+        ).join("") + `</table>`
+      : `<p>No pages followed.</p>`);
+  const counters = v.netCounters === undefined
+    ? ""
+    : `<h2>Network counters</h2><table class="list" id="counters">` +
+      Object.entries(v.netCounters).sort(([a], [b]) => a < b ? -1 : 1).map(([k, n]) =>
+        `<tr><th>${e(k)}</th><td>${n}</td></tr>`
+      ).join("") + `</table>`;
   const errors = v.pageErrors.length
     ? `<ul class="errors">${v.pageErrors.map((x) => `<li>${e(x)}</li>`).join("")}</ul>`
     : "";
@@ -186,8 +218,15 @@ ${errors}
 ${v.treeTruncated ? "<p>The tree is larger than shown (limits: 200 nodes, depth 8).</p>" : ""}
 <h2>Signed pages held</h2>
 ${signed}
+${followed}
 <h2>Peers</h2>
+${
+    v.gossip?.length
+      ? `<p>Gossip on ${v.gossip.map((a) => `<code>${e(a)}</code>`).join(", ")}</p>`
+      : ""
+  }
 ${peers}
+${counters}
 <p><a href="/metrics">Prometheus metrics</a></p>
 </body></html>
 `;

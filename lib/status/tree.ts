@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { pageKey } from "../registry/files.ts";
+import { pageKey } from "../sources/mod.ts";
 import type { LoadedPage } from "../registry/source.ts";
 
 /** What a node of the tree is. */

@@ -9,6 +9,8 @@
  *
  * - `locked`: another process owns the data directory.
  * - `corrupt`: the database file is damaged, truncated or not an SQLite file.
+ * - `damaged`: a stored record is not what was verified (an object's bytes do not hash to its
+ *   id, a state to its hash); `djdns store repair` drops it.
  * - `foreign`: a valid SQLite database that djdns did not create.
  * - `newer-version`: created by a newer djdns; this one will not touch it.
  * - `read-only`: the directory or file cannot be written (or the store was opened read-only).
@@ -22,6 +24,7 @@
 export type StoreErrorCode =
   | "locked"
   | "corrupt"
+  | "damaged"
   | "foreign"
   | "newer-version"
   | "read-only"

@@ -11,9 +11,10 @@
  * store.close();
  * ```
  *
- * The store never verifies signatures or hashes: callers pass only verified objects. It checks
- * its own invariants (a parent or approved event is stored, ids are well-formed, sizes and
- * per-peer growth are bounded) and refuses the whole batch when one fails.
+ * The store never verifies signatures: callers pass only verified objects. It checks its own
+ * invariants (bytes hash to their ids, states to their hashes, a parent or approved event is
+ * stored, sizes and per-peer growth are bounded) and refuses the whole batch when one fails; what
+ * it reads back is checked to be what was written (`damaged` otherwise; `verify`, `repair`).
  *
  * @module
  */
@@ -29,18 +30,22 @@ export { DEFAULT_LIMITS } from "./types.ts";
 export type {
   Batch,
   BatchResult,
+  Damage,
   HeadUpdate,
   ObjectKind,
   PageRecord,
   PeerRecord,
   PruneResult,
+  RepairResult,
   RootUpdate,
   StoredObject,
   StoreLimits,
   StoreOptions,
   StoreStats,
+  VerifyResult,
 } from "./types.ts";
 export {
+  checkStoredObject,
   fromStoredObject,
   loadPageLog,
   pageLogBatch,

@@ -21,6 +21,9 @@ import { StoreError } from "./errors.ts";
 import type { Store } from "./store.ts";
 import type { Batch, PruneResult, StoredObject } from "./types.ts";
 
+/** Objects read back from the store were verified before: not bounded by the log's pools. */
+const LOCAL = { source: "store", trusted: true } as const;
+
 /**
  * The row of a verified signed-page object: the genesis and events are `event` rows (parent =
  * parent event), approvals hang off the approved event, evidence off the parent whose children
@@ -52,6 +55,15 @@ export function toStoredObject(obj: SignedObject): StoredObject {
         signer: obj.first.key,
         bytes,
       };
+    case "checkpoint-evidence":
+      return {
+        kind: "evidence",
+        id,
+        pageId: obj.first.page,
+        parentId: obj.first.checkpoint,
+        signer: obj.first.key,
+        bytes,
+      };
     case "checkpoint":
       return { kind: "checkpoint", id, pageId: obj.page, parentId: obj.event, signer: null, bytes };
     case "checkpoint-approval":
@@ -66,9 +78,43 @@ export function toStoredObject(obj: SignedObject): StoredObject {
   }
 }
 
-/** Decodes a stored row with the page module's strict decoder (which re-validates it). */
+/**
+ * Decodes a stored row with the page module's strict decoder (which re-validates it). A row the
+ * decoder refuses is damage in the database (the store read it back as the bytes stored under
+ * its id, yet it is no signed object): the error names the object and the page, and what to do.
+ */
 export function fromStoredObject(row: StoredObject): SignedObject {
-  return decodeObject(row.bytes);
+  try {
+    return decodeObject(row.bytes);
+  } catch (e) {
+    throw new StoreError(
+      "damaged",
+      `the store holds a damaged ${row.kind} ${row.id} of page ${row.pageId} (${
+        e instanceof Error ? e.message : e
+      }); run 'djdns store verify' to list the damage and 'djdns store repair' to drop it, ` +
+        "then re-import the page",
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * For {@linkcode Store.verify} and `repair`: why a stored row is not the signed object it claims
+ * to be (the page module's strict decoder refuses it, or its kind, page, parent or signer columns
+ * differ from what its bytes say), or null when it is.
+ */
+export function checkStoredObject(row: StoredObject): string | null {
+  let obj: SignedObject;
+  try {
+    obj = decodeObject(row.bytes);
+  } catch (e) {
+    return `its bytes are not a valid signed object (${e instanceof Error ? e.message : e})`;
+  }
+  const want = toStoredObject(obj);
+  for (const k of ["kind", "id", "pageId", "parentId", "signer"] as const) {
+    if (want[k] !== row[k]) return `its ${k} column says ${row[k]}, its bytes say ${want[k]}`;
+  }
+  return null;
 }
 
 /**
@@ -153,25 +199,23 @@ export function loadPageLog(store: Store, pageId: string): PageLog {
   for (const row of store.eventsOf(pageId)) {
     if (row.id === pageId) continue;
     const e = fromStoredObject(row);
-    if (e.type === "event") log.addEvent(e);
+    if (e.type === "event") log.addEvent(e, LOCAL);
   }
   const rootEvent = root
     ? chain.find((l) => objectId(l.checkpoint) === root.checkpointId)!
       .checkpoint.event
     : undefined;
   for (const row of store.objectsOf(pageId, "approval")) {
-    // The log refuses votes on its root; the checkpoint stands for them.
+    // Votes on the root count for nothing here (the checkpoint stands for them).
     if (row.parentId === rootEvent) continue;
     const a = fromStoredObject(row);
-    if (a.type === "approval") log.addApproval(a);
+    if (a.type === "approval") log.addApproval(a, LOCAL);
   }
   for (const row of store.objectsOf(pageId, "evidence")) {
     const ev = fromStoredObject(row);
-    if (ev.type === "evidence") log.addEvidence(ev);
+    if (ev.type === "evidence") log.addEvidence(ev, LOCAL);
+    else if (ev.type === "checkpoint-evidence") log.addCheckpointEvidence(ev, LOCAL);
   }
-  // addCheckpoint needs the states of the events it covers, which the log computes lazily when
-  // asked for its head; ask once so later checkpoints see the replayed events.
-  if (later.length > 0) log.head();
   for (const link of later) log.addCheckpoint(link);
   return log;
 }

@@ -14,6 +14,7 @@ import { type Conn, idBytes, stmt, writeTx } from "./conn.ts";
 import { StoreError } from "./errors.ts";
 import { KIND_CODES } from "./schema.ts";
 import type { PruneResult } from "./types.ts";
+import { checkRootState } from "./write.ts";
 
 const EVENT = KIND_CODES.event;
 const APPROVAL = KIND_CODES.approval;
@@ -141,6 +142,13 @@ export function prune(
     if (anchorState.length > conn.limits.maxStateBytes) {
       throw new StoreError("invariant", `anchor state of page ${pageId} is over the size limit`);
     }
+    anchorState = checkRootState(
+      conn,
+      pno,
+      checkpoint,
+      anchorState,
+      `pruning page ${pageId}; nothing pruned`,
+    );
 
     const events = stmt(
       conn,

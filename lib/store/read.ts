@@ -1,16 +1,15 @@
 /**
- * Reading pages and objects back.
+ * Reading pages and objects back. Everything read is checked to be what was verified (see
+ * integrity.ts): an object's bytes against its id, a state against its hash, a root state against
+ * its checkpoint; a mismatch throws `damaged`, naming the record and its page.
  *
  * @module
  */
 import { type Conn, ensureOpen, hexOf, idBytes, readTx, stmt } from "./conn.ts";
 import { translateError } from "./errors.ts";
+import { damagedError, kindName, objectProblem, rootProblem, stateProblem } from "./integrity.ts";
 import { KIND_CODES } from "./schema.ts";
 import type { ObjectKind, PageRecord, StoredObject } from "./types.ts";
-
-const KIND_NAMES: Record<number, ObjectKind> = Object.fromEntries(
-  Object.entries(KIND_CODES).map(([k, v]) => [v, k as ObjectKind]),
-);
 
 interface ObjectRow {
   kind: number;
@@ -33,9 +32,22 @@ interface PageRow {
   updated_at: number;
 }
 
-function toObject(r: ObjectRow): StoredObject {
+function toObject(conn: Conn, r: ObjectRow): StoredObject {
+  const kind = kindName(r.kind);
+  const problem = kind === undefined
+    ? `its kind (${r.kind}) is unknown`
+    : objectProblem(r.id, r.bytes, false);
+  if (problem !== null) {
+    throw damagedError(conn.dir, conn.path, {
+      what: "object",
+      pageId: r.page_id.toHex(),
+      objectId: r.id.toHex(),
+      kind,
+      problem,
+    });
+  }
   return {
-    kind: KIND_NAMES[r.kind],
+    kind: kind!,
     id: r.id.toHex(),
     pageId: r.page_id.toHex(),
     parentId: hexOf(r.parent),
@@ -44,7 +56,15 @@ function toObject(r: ObjectRow): StoredObject {
   };
 }
 
-function toPage(r: PageRow): PageRecord {
+function toPage(conn: Conn, r: PageRow): PageRecord {
+  const problem = stateProblem(r.state, r.state_hash);
+  if (problem !== null) {
+    throw damagedError(conn.dir, conn.path, {
+      what: "state",
+      pageId: r.page_id.toHex(),
+      problem,
+    });
+  }
   return {
     pageId: r.page_id.toHex(),
     following: r.following === 1,
@@ -78,7 +98,7 @@ export function getPage(conn: Conn, pageId: string): PageRecord | undefined {
     const r = stmt(conn, `SELECT ${PAGE_COLUMNS} FROM pages WHERE page_id = ?`).get(page) as
       | PageRow
       | undefined;
-    return r && toPage(r);
+    return r && toPage(conn, r);
   });
 }
 
@@ -89,11 +109,21 @@ export function rootOf(
 ): { checkpointId: string; state: string } | undefined {
   const page = idBytes(pageId, "page id");
   return read(conn, "reading a page root", () => {
-    const r = stmt(conn, "SELECT root_checkpoint, root_state FROM pages WHERE page_id = ?")
-      .get(page) as { root_checkpoint: Uint8Array | null; root_state: string | null } | undefined;
-    return r?.root_checkpoint && r.root_state !== null
-      ? { checkpointId: r.root_checkpoint.toHex(), state: r.root_state }
-      : undefined;
+    const r = stmt(
+      conn,
+      `SELECT p.root_checkpoint, p.root_state, c.bytes FROM pages p
+         LEFT JOIN objects c ON c.id = p.root_checkpoint AND c.kind = ${KIND_CODES.checkpoint}
+           AND c.pno = p.pno
+         WHERE p.page_id = ?`,
+    ).get(page) as
+      | { root_checkpoint: Uint8Array | null; root_state: string | null; bytes: Uint8Array | null }
+      | undefined;
+    if (!r || (r.root_checkpoint === null && r.root_state === null)) return undefined;
+    const problem = rootProblem(r.root_state, r.root_checkpoint, r.bytes ?? undefined);
+    if (problem !== null) {
+      throw damagedError(conn.dir, conn.path, { what: "root", pageId, problem });
+    }
+    return { checkpointId: r.root_checkpoint!.toHex(), state: r.root_state! };
   });
 }
 
@@ -104,7 +134,7 @@ export function listPages(conn: Conn, filter: { following?: boolean } = {}): Pag
       ? stmt(conn, `SELECT ${PAGE_COLUMNS} FROM pages ORDER BY page_id`).all()
       : stmt(conn, `SELECT ${PAGE_COLUMNS} FROM pages WHERE following = ? ORDER BY page_id`)
         .all(filter.following ? 1 : 0);
-    return (rows as unknown as PageRow[]).map(toPage);
+    return (rows as unknown as PageRow[]).map((r) => toPage(conn, r));
   });
 }
 
@@ -123,7 +153,7 @@ export function getObject(conn: Conn, id: string, kind?: ObjectKind): StoredObje
         `SELECT ${OBJECT_COLUMNS} FROM objects o JOIN pages p ON p.pno = o.pno
            WHERE o.id = ? AND o.kind = ?`,
       ).get(key, KIND_CODES[kind])) as ObjectRow | undefined;
-    return r && toObject(r);
+    return r && toObject(conn, r);
   });
 }
 
@@ -145,7 +175,7 @@ export function objectsOf(conn: Conn, pageId: string, kind?: ObjectKind): Stored
         `SELECT ${OBJECT_COLUMNS} FROM objects o JOIN pages p ON p.pno = o.pno
            WHERE p.page_id = ? AND o.kind = ? ORDER BY o.seq`,
       ).all(page, KIND_CODES[kind]);
-    return (rows as unknown as ObjectRow[]).map(toObject);
+    return (rows as unknown as ObjectRow[]).map((r) => toObject(conn, r));
   });
 }
 
@@ -162,6 +192,6 @@ export function objectsReferring(
       `SELECT ${OBJECT_COLUMNS} FROM objects o JOIN pages p ON p.pno = o.pno
          WHERE o.parent = ? AND o.kind = ? ORDER BY o.seq`,
     ).all(parent, KIND_CODES[kind]);
-    return (rows as unknown as ObjectRow[]).map(toObject);
+    return (rows as unknown as ObjectRow[]).map((r) => toObject(conn, r));
   });
 }

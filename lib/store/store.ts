@@ -5,22 +5,27 @@
  */
 import { type Conn, ensureOpen } from "./conn.ts";
 import { StoreError, translateError } from "./errors.ts";
+import { integrityProblems } from "./integrity.ts";
 import type { DirLock } from "./lock.ts";
 import { getPeer, listPeers, putPeers, removePeer } from "./peers.ts";
 import { compact, prune } from "./prune.ts";
 import { getObject, getPage, listPages, objectsOf, objectsReferring, rootOf } from "./read.ts";
 import { stats } from "./stats.ts";
+import { type ObjectCheck, repair, verify } from "./repair.ts";
 import { putBatch } from "./write.ts";
 import type {
   Batch,
   BatchResult,
+  Damage,
   HeadUpdate,
   ObjectKind,
   PageRecord,
   PeerRecord,
   PruneResult,
+  RepairResult,
   StoredObject,
   StoreStats,
+  VerifyResult,
 } from "./types.ts";
 
 /**
@@ -80,19 +85,23 @@ export interface Store {
    * an empty list when the database is sound.
    */
   checkIntegrity(mode?: "quick" | "full"): string[];
+  /**
+   * Checks SQLite's structure, then every stored record in one snapshot: each object's bytes hash
+   * to its id and are UTF-8 JSON (and pass `check`, when given: the CLI decodes them with the page
+   * module), each page's state hashes to its state hash and its head is stored, each root state
+   * hashes to what its checkpoint commits to. Calls `onDamage` for every damaged record; writes
+   * nothing.
+   */
+  verify(onDamage?: (d: Damage) => void, check?: (o: StoredObject) => string | null): VerifyResult;
+  /**
+   * Drops every damaged record {@linkcode Store.verify} would report, in one transaction, and
+   * clears the head and materialized state (and a damaged root) of every page concerned, so the
+   * page is imported or fetched again rather than served from damaged bytes. Throws `corrupt`
+   * (nothing changed) when SQLite finds the file's structure damaged: that needs a backup.
+   */
+  repair(check?: (o: StoredObject) => string | null): RepairResult;
   /** Closes the database (folding the write-ahead log into it) and releases the lock. */
   close(): void;
-}
-
-/** Runs an integrity check on a connection and returns the problems, [] when sound. */
-export function integrityProblems(
-  db: { prepare(sql: string): { all(): unknown[] } },
-  mode: "quick" | "full",
-): string[] {
-  const rows = db.prepare(mode === "full" ? "PRAGMA integrity_check" : "PRAGMA quick_check")
-    .all() as Record<string, string>[];
-  const lines = rows.map((r) => Object.values(r)[0]);
-  return lines.length === 1 && lines[0] === "ok" ? [] : lines;
 }
 
 /** Builds the handle over an open connection; `lock` is released on close. */
@@ -130,6 +139,8 @@ export function makeStore(conn: Conn, lock: DirLock | null): Store {
         throw translateError(e, conn.path, "checking integrity");
       }
     },
+    verify: (onDamage, check?: ObjectCheck) => verify(conn, onDamage, check),
+    repair: (check?: ObjectCheck) => repair(conn, check),
     close() {
       if (conn.closed) return;
       conn.closed = true;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { MAX_CHECKPOINT_BYTES, MAX_STATE_BYTES } from "../page/limits.ts";
 
 /**
  * What a stored object is. The genesis is an event without parent; delegations are events on the
@@ -12,7 +13,8 @@ export type ObjectKind = "event" | "approval" | "evidence" | "checkpoint" | "che
 
 /**
  * A verified object, as the caller hands it to the store and gets it back. Ids are 64 lowercase
- * hex digits (SHA-256 of the canonical bytes); the store never re-hashes or decodes `bytes`.
+ * hex digits: the SHA-256 of the canonical bytes, which the store checks when it writes them and
+ * again whenever it reads them back. It never decodes `bytes`.
  */
 export interface StoredObject {
   /** What the object is. */
@@ -137,8 +139,8 @@ export interface StoreLimits {
 
 /** Default limits (see docs/STORE.md for the reasoning). */
 export const DEFAULT_LIMITS: Readonly<StoreLimits> = Object.freeze({
-  maxObjectBytes: 32 * 1024 * 1024,
-  maxStateBytes: 64 * 1024 * 1024,
+  maxObjectBytes: MAX_CHECKPOINT_BYTES,
+  maxStateBytes: MAX_STATE_BYTES,
   maxBatchObjects: 100_000,
   maxObjectsPerUnfollowedPage: 10_000,
   maxObjectsPerPeer: 50_000,
@@ -163,6 +165,13 @@ export interface StoreOptions {
    * cross-check), `full` (`integrity_check`), or `none`.
    */
   integrityCheck?: "quick" | "full" | "none";
+  /**
+   * With an integrity check, also check every stored record at open: each object's bytes hash to
+   * its id, each page's state to its state hash, each root state to its checkpoint's commitment
+   * (default true). Only `djdns store verify|repair`, which report damage instead of refusing
+   * it, turn this off.
+   */
+  checkRecords?: boolean;
   /** Overrides of {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<StoreLimits>;
   /**
@@ -222,4 +231,43 @@ export interface StoreStats {
   objectBytes: number;
   /** Peers known. */
   peers: number;
+}
+
+/** A damaged record: stored bytes that are not what was verified. */
+export interface Damage {
+  /**
+   * `object`: a stored object; `state`: a page's head and materialized state; `root`: the state
+   * a pruned page restarts from (with its checkpoint).
+   */
+  what: "object" | "state" | "root";
+  /** The page it belongs to. */
+  pageId: string;
+  /** The object's id (objects only). */
+  objectId?: string;
+  /** The object's kind (objects only, when the stored kind is known). */
+  kind?: ObjectKind;
+  /** What is wrong, e.g. "its bytes do not hash to its id". */
+  problem: string;
+}
+
+/** What {@linkcode Store.verify} checked and found. */
+export interface VerifyResult {
+  /** Objects checked. */
+  objects: number;
+  /** Pages checked (state, head, root). */
+  pages: number;
+  /** Problems SQLite's own check reported (structure, not records); [] when sound. */
+  structure: string[];
+  /** Damaged records found (each was passed to the callback). */
+  damaged: number;
+}
+
+/** What {@linkcode Store.repair} dropped. */
+export interface RepairResult {
+  /** Damaged objects removed. */
+  droppedObjects: Damage[];
+  /** Pages whose head and materialized state were cleared (to be re-imported or fetched). */
+  clearedPages: string[];
+  /** Pages whose root (checkpoint state) was cleared, a subset of `clearedPages`. */
+  clearedRoots: string[];
 }

@@ -6,6 +6,13 @@
  */
 import { type Conn, idBytes, stmt, writeTx } from "./conn.ts";
 import { StoreError } from "./errors.ts";
+import {
+  canonicalState,
+  committedStateHash,
+  damagedError,
+  objectProblem,
+  sameBytes,
+} from "./integrity.ts";
 import { KIND_CODES } from "./schema.ts";
 import type { Batch, BatchResult, ObjectKind, StoredObject } from "./types.ts";
 
@@ -41,6 +48,10 @@ function prepareObject(o: StoredObject, maxBytes: number): Prepared {
       `${describe(o)} is ${o.bytes.length} bytes, over the ${maxBytes}-byte object limit`,
     );
   }
+  // What is read back must be what was verified: bytes that do not hash to their id, or are no
+  // JSON at all, would later read as damage.
+  const problem = objectProblem(id, o.bytes, true);
+  if (problem !== null) throw new StoreError("invariant", `${describe(o)}: ${problem}`);
   if (o.kind === "event" && (parent === null) !== (o.id === o.pageId)) {
     throw new StoreError(
       "invariant",
@@ -133,7 +144,14 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
     const head = idBytes(h.headId, "head id");
     const hash = idBytes(h.stateHash, "state hash");
     checkState(h.state, limits.maxStateBytes, `state of page ${h.pageId}`);
-    return { h, page, head, hash };
+    const state = canonicalState(h.state, h.stateHash);
+    if (state === null) {
+      throw new StoreError(
+        "invariant",
+        `state of page ${h.pageId} does not hash to its state hash ${h.stateHash}`,
+      );
+    }
+    return { h, page, head, hash, state };
   });
   const roots = (batch.roots ?? []).map((r) => {
     const page = idBytes(r.pageId, "root page id");
@@ -182,7 +200,17 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
       const r = insert.run(p.kind, p.id, pno, p.parent, p.signer, sno, p.obj.bytes);
       if (r.changes === 0) {
         const old = existing.get(p.id, p.kind) as { pno: number; bytes: Uint8Array };
-        if (old.pno !== pno || !equalBytes(old.bytes, p.obj.bytes)) {
+        const problem = objectProblem(p.id, old.bytes, false);
+        if (problem !== null) {
+          throw damagedError(conn.dir, conn.path, {
+            what: "object",
+            pageId: p.obj.pageId,
+            objectId: p.obj.id,
+            kind: p.obj.kind,
+            problem: `the stored copy is damaged (${problem})`,
+          });
+        }
+        if (old.pno !== pno || !sameBytes(old.bytes, p.obj.bytes)) {
           throw new StoreError(
             "invariant",
             `${describe(p.obj)} differs from the stored object with the same id`,
@@ -242,18 +270,13 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
 
     for (const { r, page, checkpoint } of roots) {
       const pno = pnoOf(r.pageId, page);
-      if (!isCheckpoint(conn, checkpoint, pno)) {
-        throw new StoreError(
-          "invariant",
-          `root ${r.checkpointId} of page ${r.pageId} is not a stored checkpoint of the page`,
-        );
-      }
+      const state = checkRootState(conn, pno, checkpoint, r.state, `root of page ${r.pageId}`);
       stmt(
         conn,
         "UPDATE pages SET root_checkpoint = ?, root_state = ?, updated_at = ? WHERE pno = ?",
-      ).run(checkpoint, r.state, now, pno);
+      ).run(checkpoint, state, now, pno);
     }
-    for (const { h, page, head, hash } of heads) {
+    for (const { h, page, head, hash, state } of heads) {
       const pno = pnoOf(h.pageId, page);
       if (!isEventOrAnchor(conn, head, pno)) {
         throw new StoreError(
@@ -264,7 +287,7 @@ export function putBatch(conn: Conn, batch: Batch): BatchResult {
       stmt(
         conn,
         "UPDATE pages SET head = ?, state = ?, state_hash = ?, updated_at = ? WHERE pno = ?",
-      ).run(head, h.state, hash, now, pno);
+      ).run(head, state, hash, now, pno);
     }
     return { inserted: added.length, duplicates };
   });
@@ -312,8 +335,36 @@ function checkLimits(conn: Conn, sno: number, source: string, touched: number[])
   }
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/**
+ * Throws unless `checkpoint` is a stored checkpoint of page `pno` and `state` is the state it
+ * commits to (a root state is what a pruned page restarts from, so it must be exactly the state
+ * the checkpoint certifies); returns the text to store (canonical, see `canonicalState`).
+ */
+export function checkRootState(
+  conn: Conn,
+  pno: number,
+  checkpoint: Uint8Array,
+  state: string,
+  what: string,
+): string {
+  const row = stmt(
+    conn,
+    `SELECT bytes FROM objects WHERE id = ? AND kind = ${KIND_CODES.checkpoint} AND pno = ?`,
+  ).get(checkpoint, pno) as { bytes: Uint8Array } | undefined;
+  if (row === undefined) {
+    throw new StoreError(
+      "invariant",
+      `${what}: ${checkpoint.toHex()} is not a stored checkpoint of the page`,
+    );
+  }
+  const want = committedStateHash(row.bytes);
+  const text = want === null ? null : canonicalState(state, want);
+  if (text === null) {
+    throw new StoreError(
+      "invariant",
+      `${what}: the state does not hash to the state hash checkpoint ${checkpoint.toHex()} ` +
+        `commits to (${want ?? "none"})`,
+    );
+  }
+  return text;
 }

@@ -99,12 +99,13 @@ const RANK: Record<SignedObject["type"], number> = {
   evidence: 3,
   checkpoint: 4,
   "checkpoint-approval": 5,
+  "checkpoint-evidence": 6,
 };
 
 /** The page an object belongs to (evidence: its approvals' page; genesis: its own id). */
 export function pageOf(obj: SignedObject): string {
   if (obj.type === "genesis") return objectId(obj);
-  if (obj.type === "evidence") return obj.first.page;
+  if (obj.type === "evidence" || obj.type === "checkpoint-evidence") return obj.first.page;
   return obj.page;
 }
 
@@ -225,6 +226,8 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
       }
       case "evidence":
         return { id, outcome: log.addEvidence(o) === "added" ? "added" : "duplicate" };
+      case "checkpoint-evidence":
+        return { id, outcome: log.addCheckpointEvidence(o) === "added" ? "added" : "duplicate" };
       case "checkpoint": {
         const p = pendingOf(id);
         if (p === undefined) return { id, outcome: "dropped", code: "limit" };

@@ -189,7 +189,12 @@ export async function tcpNoRead(opts: {
   for (let c = 0; c < opts.connections; c++) {
     let conn: Deno.TcpConn;
     try {
-      conn = await Deno.connect({ hostname: host, port: opts.port, transport: "tcp" });
+      conn = await Deno.connect({
+        hostname: host,
+        port: opts.port,
+        transport: "tcp",
+        signal: AbortSignal.timeout(1000),
+      });
     } catch {
       continue;
     }
@@ -216,7 +221,8 @@ export async function tcpNoRead(opts: {
 
 /**
  * Opens `count` TCP connections that each send one byte (the first of a length prefix) and
- * nothing more. Returns a function that closes them all.
+ * nothing more (a connection not accepted within 1 s is given up). Returns a function that
+ * closes them all.
  */
 export async function slowloris(opts: {
   port: number;
@@ -226,15 +232,21 @@ export async function slowloris(opts: {
   const host = opts.host ?? "127.0.0.1";
   const conns: Deno.TcpConn[] = [];
   const closed = new Set<Deno.TcpConn>();
-  for (let i = 0; i < opts.count; i++) {
+  // All at once: a server that stops accepting must not make the attack take count seconds.
+  await Promise.all(Array.from({ length: opts.count }, async () => {
     try {
-      const conn = await Deno.connect({ hostname: host, port: opts.port, transport: "tcp" });
-      await conn.write(Uint8Array.of(0));
+      const conn = await Deno.connect({
+        hostname: host,
+        port: opts.port,
+        transport: "tcp",
+        signal: AbortSignal.timeout(1000),
+      });
       conns.push(conn);
+      await conn.write(Uint8Array.of(0));
       // Notice when the server closes it.
       conn.read(new Uint8Array(1)).then(() => closed.add(conn), () => closed.add(conn));
-    } catch { /* refused */ }
-  }
+    } catch { /* refused, or not accepted in time */ }
+  }));
   return {
     open: () => conns.length - closed.size,
     close() {

@@ -48,7 +48,7 @@ export async function startDjdns(
   (async () => {
     for await (const chunk of process.stderr) {
       text += decoder.decode(chunk, { stream: true });
-      const m = /listening on "?\[?[0-9a-f.:]+\]?:(\d+)"?/.exec(text);
+      const m = /listening on \\?"?\[?[0-9a-f.:]+\]?:(\d+)/.exec(text);
       if (m) ready.resolve(Number(m[1]));
     }
     ready.reject(new Error(`djdns exited before listening:\n${text}`));
@@ -138,4 +138,23 @@ export async function fixtureRegistry(upstreamPort?: number): Promise<string> {
   };
   await copy(src, dir);
   return dir;
+}
+
+/** Runs `djdns ARGS…` with the binary's permission flags, to completion. */
+export async function djdnsCli(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return await run(Deno.execPath(), [...await djdnsTaskArgs(), ...args]);
+}
+
+/**
+ * Runs `djdns ARGS…`, which must exit 0; returns the last line of its stdout (the id the
+ * moderator commands print last) and its output.
+ */
+export async function djdnsOk(
+  ...args: string[]
+): Promise<{ id: string; stdout: string; stderr: string }> {
+  const r = await djdnsCli(...args);
+  if (r.code !== 0) throw new Error(`djdns ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return { id: r.stdout.trim().split("\n").at(-1)!, stdout: r.stdout, stderr: r.stderr };
 }

@@ -7,7 +7,8 @@
  * `tools/test_deps.sh` checks and, as root, creates the same things before the suite runs.
  *
  * To see what a poorer machine reports, name checks to treat as missing in
- * `DJDNS_TEST_WITHOUT` (comma-separated: `root`, `ipv6`, `python3`, `netns`), e.g.
+ * `DJDNS_TEST_WITHOUT` (comma-separated: `root`, `ipv6`, `python3`, `netns`; `tmpfs` and `root`
+ * also for the tmpfs tests of tests/store_faults_test.ts), e.g.
  * `DJDNS_TEST_WITHOUT=root,ipv6 deno task test`.
  *
  * @example

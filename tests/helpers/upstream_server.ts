@@ -48,8 +48,11 @@ export type Zone = Record<string, ZoneRecord[]>;
  * - `not-response`: QR bit clear
  * - `wrong-source`: correct id and question, but sent from another port (UDP only)
  * - `garbage`: correct id, then random bytes (not decodable)
+ * - `forged`: a spoofed reply that passes every check (id, question, source): the control that
+ *   shows a client does take a bogus reply that arrives first, so tests of the others can fail
  */
 export type BadReply =
+  | "forged"
   | "wrong-id"
   | "wrong-question"
   | "wrong-type"
@@ -104,6 +107,8 @@ export interface TestUpstream {
   readonly lastQuery: DecodedPacket | undefined;
   /** The raw bytes of the question section of the last UDP query (names exactly as sent). */
   readonly lastQuestionBytes: Uint8Array | undefined;
+  /** Bogus replies (`badReplies`) sent so far. */
+  readonly badRepliesSent: number;
   /** Where the last query came from. */
   readonly lastClient: { address: string; port: number; transport: "udp" | "tcp" } | undefined;
   /** Stops listening, closes connections and cancels pending delayed replies. */
@@ -157,6 +162,7 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
     tcp: 0,
     last: undefined as DecodedPacket | undefined,
     client: undefined as TestUpstream["lastClient"],
+    bogus: 0,
   };
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const connections = new Set<Deno.Conn>();
@@ -309,7 +315,14 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
     if (query.type !== "query" || !received(query, "udp", rinfo)) return;
     lastQuestionBytes = new Uint8Array(msg.subarray(12, questionEnd(msg)));
     for (const kind of options.badReplies ?? []) {
-      if (kind === "wrong-source") {
+      stats.bogus++;
+      if (kind === "forged") {
+        const bytes = dnsPacket.encode({
+          ...answer(query),
+          answers: [{ type: "A", name: query.questions![0].name, ttl: 666, data: SPOOFED_ADDRESS }],
+        });
+        sendUdp(echoQuestion(bytes, msg), rinfo);
+      } else if (kind === "wrong-source") {
         spoofSocket ??= dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
         const bytes = dnsPacket.encode({
           ...answer(query),
@@ -405,6 +418,9 @@ export async function startUpstream(options: TestUpstreamOptions = {}): Promise<
     },
     get lastQuestionBytes() {
       return lastQuestionBytes;
+    },
+    get badRepliesSent() {
+      return stats.bogus;
     },
     get lastClient() {
       return stats.client;

@@ -7,8 +7,8 @@
  * @module
  */
 import { type PageState, stateBranches } from "../page/mod.ts";
-import { parseMeta } from "./page.ts";
-import type { LoadedPage } from "./source.ts";
+import { parseMeta } from "../registry/branches.ts";
+import type { LoadedPage } from "../registry/source.ts";
 
 /** The resolver's view of a verified signed page. */
 export function signedPage(pageId: string, state: PageState): LoadedPage {

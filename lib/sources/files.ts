@@ -7,8 +7,8 @@
  * @module
  */
 import * as path from "node:path";
-import { type Page, PageError, parsePage } from "./page.ts";
-import type { LoadedPage, PageSource } from "./source.ts";
+import { type BranchTable, BranchTableError, parseBranchTable } from "../registry/branches.ts";
+import type { LoadedPage, PageSource } from "../registry/source.ts";
 
 /** Largest page file read, in bytes. */
 export const MAX_PAGE_FILE_BYTES = 32 * 1024 * 1024;
@@ -47,30 +47,33 @@ export function pageKey(target: string): string {
   return key;
 }
 
-async function readPage(dir: string, key: string): Promise<Page> {
+async function readPage(dir: string, key: string): Promise<BranchTable> {
   const file = path.join(dir, key);
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(file);
   } catch (e) {
-    throw new PageError(key, e instanceof Deno.errors.NotFound ? "no such page file" : String(e));
+    throw new BranchTableError(
+      key,
+      e instanceof Deno.errors.NotFound ? "no such page file" : String(e),
+    );
   }
-  if (!info.isFile) throw new PageError(key, "not a regular file");
+  if (!info.isFile) throw new BranchTableError(key, "not a regular file");
   if (info.size > MAX_PAGE_FILE_BYTES) {
-    throw new PageError(key, `page file larger than ${MAX_PAGE_FILE_BYTES} bytes`);
+    throw new BranchTableError(key, `page file larger than ${MAX_PAGE_FILE_BYTES} bytes`);
   }
   let value: unknown;
   try {
     value = JSON.parse(await Deno.readTextFile(file));
   } catch (e) {
-    throw new PageError(key, `not valid JSON: ${(e as Error).message}`);
+    throw new BranchTableError(key, `not valid JSON: ${(e as Error).message}`);
   }
-  return parsePage(value, key);
+  return parseBranchTable(value, key);
 }
 
 /**
  * Loads the page directory `dir` starting at `rootFile` (relative to `dir`). Throws
- * {@linkcode PageError} when the root page itself is missing or invalid; sub-pages that fail
+ * {@linkcode BranchTableError} when the root page itself is missing or invalid; sub-pages that fail
  * are recorded in the snapshot and fail only the lookups that reach them.
  */
 export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<PageSnapshot> {
@@ -94,7 +97,7 @@ export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<
         }
         if (pages.has(key)) continue;
         if (pages.size >= MAX_PAGE_FILES) {
-          pages.set(key, new PageError(key, `more than ${MAX_PAGE_FILES} page files`));
+          pages.set(key, new BranchTableError(key, `more than ${MAX_PAGE_FILES} page files`));
           continue;
         }
         try {
