@@ -72,8 +72,8 @@ export interface GossipConfig {
   syncIntervalMs: number;
   /** Deadline of an on-demand page fetch while a query waits (ms). */
   fetchDeadlineMs: number;
-  /** Peers learned from others are dialed while fewer are connected. */
-  targetPeers: number;
+  /** Peers learned from others are dialed while fewer are connected (default 8). */
+  targetPeers?: number;
 }
 
 /** Everything a node needs, parsed and validated by the CLI. */
