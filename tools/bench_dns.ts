@@ -48,6 +48,7 @@ const { values } = parseArgs({
     variants: { type: "string", default: "1x100,4x200" },
     quick: { type: "boolean", default: false },
     baseline: { type: "string" },
+    native: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -65,6 +66,10 @@ const variants = values.variants.split(",").slice(0, values.quick ? 1 : undefine
   if (!m) throw new Error(`--variants: '${v}' is not CLIENTSxOUTSTANDING`);
   return { clients: bounded(m[1], "clients", 1, 64), outstanding: bounded(m[2], "q", 1, 10000) };
 });
+
+const natives = (values.native ?? "").split(",").filter((w) => w.trim() !== "").map((w) =>
+  bounded(w.trim(), "native", 1, 64)
+);
 
 function bounded(text: string, what: string, min: number, max: number): number {
   const n = Number(text);
@@ -85,8 +90,8 @@ const READY_QUERY = Uint8Array.from(
 );
 const waitReady = (s: Server) => waitReadyFor(s, HOST, READY_QUERY);
 
-async function startDjdns(port: number, tree?: string): Promise<Server> {
-  const task = await djdnsTaskArgs();
+async function startDjdns(port: number, tree?: string, workers?: number): Promise<Server> {
+  const task = await djdnsTaskArgs(workers ? "djdns-ffi" : "djdns");
   const args = [
     ...(tree ? task.map((a) => a.endsWith("/main.ts") ? `${tree}/main.ts` : a) : task),
     "run",
@@ -97,8 +102,10 @@ async function startDjdns(port: number, tree?: string): Promise<Server> {
     "--no-upstream",
     "--log-level",
     "warning",
+    ...(workers ? ["--udp-workers", String(workers)] : []),
   ];
-  const s = spawn(tree ? "baseline" : "djdns", Deno.execPath(), args, port);
+  const name = tree ? "baseline" : workers ? `native${workers}` : "djdns";
+  const s = spawn(name, Deno.execPath(), args, port);
   await waitReady(s);
   return s;
 }
@@ -237,6 +244,7 @@ try {
   if (values.baseline) {
     servers.push(await startDjdns(await port(), Deno.realPathSync(values.baseline)));
   }
+  for (const w of natives) servers.push(await startDjdns(await port(), undefined, w));
   // Warm-up (fills djdns's answer cache and lets V8 compile the request path); not measured.
   for (const s of servers) await dnsperf(s, variants[0], 2, 0);
   for (let round = 1; round <= rounds; round++) {
@@ -263,9 +271,13 @@ try {
   for (const s of servers) await stop(s);
 }
 
-const compared = servers.some((s) => s.name === "baseline")
-  ? [["djdns", "dnsmasq"], ["baseline", "dnsmasq"], ["djdns", "baseline"]]
-  : [["djdns", "dnsmasq"]];
+const compared = [
+  ["djdns", "dnsmasq"],
+  ...servers.filter((s) => s.name !== "djdns" && s.name !== "dnsmasq").flatMap((s) => [
+    [s.name, "dnsmasq"],
+    [s.name, "djdns"],
+  ]),
+];
 for (const [a, b] of compared) {
   console.log(
     `\n| dnsperf | ${a} qps | ${b} qps | qps ratio | ${a} CPU/q | ${b} CPU/q | CPU ratio | lost |`,

@@ -9,6 +9,7 @@ import { LOG_LEVELS, setupLogging } from "../log.ts";
 import { type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { bindHint } from "./bind_hint.ts";
 import { DEFAULT_RRL } from "../server/rrl.ts";
+import { ffiUnavailable } from "../server/ffi_udp.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import { forwarderFor, REGISTRY_HELP, REGISTRY_OPTIONS, upstreamsFrom } from "./registry.ts";
@@ -84,6 +85,7 @@ export const RUN_OPTIONS = {
   "tcp-idle": { type: "string" },
   "tcp-max": { type: "string" },
   "tcp-max-per-source": { type: "string" },
+  "udp-workers": { type: "string" },
   "rrl-rate": { type: "string" },
   "rrl-slip": { type: "string" },
   "log-level": { type: "string" },
@@ -202,6 +204,11 @@ export async function runMain(args: string[]): Promise<number> {
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
   const maxPerSource = intOption(values, "tcp-max-per-source", 1, 65535, 16);
+  const udpWorkers = intOption(values, "udp-workers", 0, 64, 0);
+  if (udpWorkers > 0) {
+    const why = ffiUnavailable();
+    if (why) throw new UsageError(`--udp-workers: native UDP sockets are not available: ${why}`);
+  }
   const rrlRate = intOption(values, "rrl-rate", 0, 1_000_000, DEFAULT_RRL.rate);
   const rrlSlip = intOption(values, "rrl-slip", 0, 100, DEFAULT_RRL.slip);
   const metricsAt = values.metrics === undefined
@@ -247,6 +254,7 @@ export async function runMain(args: string[]): Promise<number> {
       idleMs,
       maxConnections,
       maxPerSource,
+      udpWorkers: udpWorkers || undefined,
       rrl: rrlRate > 0 ? { rate: rrlRate, slip: rrlSlip } : undefined,
       upstreams,
       forwarder,
