@@ -96,10 +96,10 @@ export interface NodeConfig {
   /** Most TCP connections from one address (/32, /64); loopback counts only towards the total. */
   maxPerSource: number;
   /**
-   * UDP on native sockets (`--udp-workers`, needs --allow-ffi): how many threads read the
-   * port; undefined: one node:dgram socket.
+   * UDP on a native socket with batched reads and writes (`--udp-native`, needs --allow-ffi)
+   * instead of a node:dgram socket.
    */
-  udpWorkers?: number;
+  udpNative?: boolean;
   /** Response rate limiting for clients outside loopback; undefined: off. */
   rrl?: { rate: number; slip: number };
   /** Upstreams (empty: forward nothing). */
@@ -303,7 +303,7 @@ async function start(
   for (const l of cfg.listen) {
     let udp;
     try {
-      udp = cfg.udpWorkers
+      udp = cfg.udpNative
         ? await serveUdpNative(l.host, l.port, resp, recursion, rateLimit)
         : await serveUdp(l.host, l.port, resp, recursion, rateLimit);
     } catch (e) {

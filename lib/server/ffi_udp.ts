@@ -65,12 +65,12 @@ let libc: Libc | undefined;
  * libc found), or null when it can.
  */
 export function ffiUnavailable(): string | null {
-  if (Deno.build.os !== "linux") return `it needs Linux (this is ${Deno.build.os})`;
+  if (Deno.build.os !== "linux") return `native UDP needs Linux (this is ${Deno.build.os})`;
   if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
-    return `it needs x86-64 or arm64 (this is ${Deno.build.arch})`;
+    return `native UDP needs x86-64 or arm64 (this is ${Deno.build.arch})`;
   }
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return "it needs the --allow-ffi permission (run it as 'deno task djdns-ffi run …')";
+    return "native UDP needs the --allow-ffi permission (run djdns as 'deno task djdns-ffi run …')";
   }
   try {
     load();
