@@ -498,3 +498,52 @@ Deno.test("verifier #9: a membership change re-validates only the participants i
   equal(Object.keys(next.governance.participants).length, 1001);
   ok(reads <= 1, `names read again: ${reads}`);
 });
+
+Deno.test("verifier #9: the vote table after a membership change is derived, equal to a fresh one", () => {
+  const gov = delegatingPage(2000, 9);
+  const state = validateState({ governance: gov, branches: [] });
+  const keys = Object.keys(gov.participants);
+  const before = voteTable(state.governance);
+  const page = "ab".repeat(32);
+  const change = proposeEvent(page, page, "BATCH", {
+    ops: [
+      // A new participant delegating to an old one, one removed, one re-weighted and
+      // re-delegated, and a threshold.
+      {
+        handler: "SET",
+        args: {
+          path: ["governance", "participants", key(0).hex],
+          value: { weight: 5, delegations: { [keys[3]]: 0.5 } },
+        },
+      },
+      { handler: "DELETE", args: { path: ["governance", "participants", keys[7]] } },
+      {
+        handler: "SET",
+        args: {
+          path: ["governance", "participants", keys[11]],
+          value: { weight: 2, delegations: { [keys[7]]: 0.25, [key(0).hex]: 0.75 } },
+        },
+      },
+      { handler: "SET", args: { path: ["governance", "thresholds", "content"], value: 0.5 } },
+    ],
+  });
+  const next = applyEvent(state, change).state;
+  const derived = voteTable(next.governance);
+  const fresh = voteTable(structuredClone(next.governance));
+  const norm = (t: typeof derived) => ({
+    totalWeight: t.totalWeight,
+    contentPpm: t.contentPpm,
+    membershipPpm: t.membershipPpm,
+    power: [...t.power].sort(),
+    delegations: [...t.delegations].sort(),
+    delegators: [...t.delegators].map(([k, v]) => [k, [...v].sort()]).sort(),
+  });
+  deepStrictEqual(norm(derived), norm(fresh));
+  equal(derived.totalWeight, before.totalWeight - 1 + 5 + 1);
+  // And it counts the same as the plain reference.
+  const approvers = new Set([keys[3], keys[12], key(0).hex]);
+  equal(
+    countPower(derived, approvers, new Set()),
+    referencePower(next.governance, approvers, new Set()),
+  );
+});

@@ -305,6 +305,7 @@ async function nodeAccess(addr: string): Promise<PageAccess> {
   }
   const pendingByPage = new Map<string, SignedObject[]>();
   const publish = async (added: SignedObject[]) => {
+    if (added.length === 0) return;
     try {
       await client.publish(addr, added);
     } catch (e) {

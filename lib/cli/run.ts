@@ -72,6 +72,8 @@ Network (peer-to-peer replication of signed pages, on libp2p; off unless --gossi
   --follow-unused SECONDS  with --follow used: drop a page unused this long (default 604800)
   --sync-interval SECONDS  catch up with a random peer this often (default 15)
   --fetch-deadline MS      how long a query waits for a page fetched from peers (default 1500)
+  --peer-target N          dial peers learned from other peers while fewer than N are
+                           connected (default 8; 0 dials only --peer and known peers)
   -h, --help               show this help
 
 Page files are reloaded when they change; page files and the data directory's signed pages
@@ -102,6 +104,7 @@ export const RUN_OPTIONS = {
   "follow-unused": { type: "string" },
   "sync-interval": { type: "string" },
   "fetch-deadline": { type: "string" },
+  "peer-target": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -320,7 +323,14 @@ export async function runMain(args: string[]): Promise<number> {
 
 function gossipFrom(values: Record<string, unknown>): GossipConfig | undefined {
   const at = values.gossip as string | undefined;
-  const others = ["peer", "follow", "follow-unused", "sync-interval", "fetch-deadline"];
+  const others = [
+    "peer",
+    "follow",
+    "follow-unused",
+    "sync-interval",
+    "fetch-deadline",
+    "peer-target",
+  ];
   if (at === undefined) {
     const stray = others.find((k) => values[k] !== undefined);
     if (stray) throw new UsageError(`--${stray} needs --gossip`);
@@ -345,5 +355,6 @@ function gossipFrom(values: Record<string, unknown>): GossipConfig | undefined {
     unusedMs: intOption(values, "follow-unused", 60, 10 * 365 * 86400, 7 * 86400) * 1000,
     syncIntervalMs: intOption(values, "sync-interval", 1, 86400, 15) * 1000,
     fetchDeadlineMs: intOption(values, "fetch-deadline", 100, 60_000, 1500),
+    targetPeers: intOption(values, "peer-target", 0, 64, 8),
   };
 }

@@ -73,6 +73,8 @@ export interface GossipConfig {
   syncIntervalMs: number;
   /** Deadline of an on-demand page fetch while a query waits (ms). */
   fetchDeadlineMs: number;
+  /** Peers learned from others are dialed while fewer are connected. */
+  targetPeers: number;
 }
 
 /** Everything a node needs, parsed and validated by the CLI. */
@@ -377,6 +379,7 @@ async function start(
         bootstrap: [...cfg.gossip.peers, ...endpoints, ...stored],
         host: ps,
         syncIntervalMs: cfg.gossip.syncIntervalMs,
+        targetPeers: cfg.gossip.targetPeers,
         log: netLog,
       });
     } catch (e) {
