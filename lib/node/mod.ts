@@ -22,6 +22,7 @@ import { serveTcp } from "../server/tcp.ts";
 import { serveHttps } from "../server/https.ts";
 import { serveTls, type TlsKeyPair } from "../server/tls.ts";
 import { serveUdp } from "../server/udp.ts";
+import { serveUdpNative } from "../server/ffi_udp_server.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { openPageSet, type PageSet } from "./pages.ts";
 import {
@@ -96,6 +97,11 @@ export interface NodeConfig {
   maxConnections: number;
   /** Most TCP connections from one address (/32, /64); loopback counts only towards the total. */
   maxPerSource: number;
+  /**
+   * UDP on a native socket with batched reads and writes (`--udp-native`, needs --allow-ffi)
+   * instead of a node:dgram socket.
+   */
+  udpNative?: boolean;
   /** Response rate limiting for clients outside loopback; undefined: off. */
   rrl?: { rate: number; slip: number };
   /** Upstreams (empty: forward nothing). */
@@ -306,7 +312,9 @@ async function start(
   for (const l of cfg.listen) {
     let udp;
     try {
-      udp = await serveUdp(l.host, l.port, resp, recursion, rateLimit);
+      udp = cfg.udpNative
+        ? await serveUdpNative(l.host, l.port, resp, recursion, rateLimit)
+        : await serveUdp(l.host, l.port, resp, recursion, rateLimit);
     } catch (e) {
       throw Object.assign(
         new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
