@@ -217,11 +217,18 @@ Deno.test("dos: per-source TCP cap: a source's oldest idle connection makes room
   });
   const conns: TcpClient[] = [];
   try {
+    // One at a time, each accept awaited (the count grows, or the oldest is closed), so "the
+    // oldest" is the first connected.
     for (let i = 0; i < 6; i++) {
       conns.push(await TcpClient.connect(server.port));
-      await sleep(20);
+      if (i < 3) {
+        const deadline = Date.now() + 3000;
+        while (server.connections < i + 1 && Date.now() < deadline) await sleep(5);
+        assert.equal(server.connections, i + 1, `connection ${i} not accepted`);
+      } else {
+        assert.ok(await conns[i - 3].waitClosed(3000), `connection ${i} replaced nothing`);
+      }
     }
-    await sleep(100);
     assert.equal(server.connections, 3);
     for (const [i, c] of conns.entries()) {
       const reply = await c.exchange(buildQuery({ id: i, name: "x.test" }), 1000);

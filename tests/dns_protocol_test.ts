@@ -1,7 +1,7 @@
 /**
- * Protocol points of issue 11 (items 6, 7, 9), against the real `djdns run` process, the real
+ * Protocol points of issue 11 (items 6-9), against the real `djdns run` process, the real
  * `dig` and raw datagrams: empty non-terminals (RFC 8020), the SOA of negative answers
- * (RFC 2308), CNAME exclusivity at load (RFC 2181 §10.1), minimal ANY (RFC 8482), the DO bit on
+ * (RFC 2308), upstream failures cached (RFC 9520) and late replies accepted, CNAME exclusivity at load (RFC 2181 §10.1), minimal ANY (RFC 8482), the DO bit on
  * every reply with OPT (RFC 3225), NOTIMP for other opcodes, TSIG (RFC 8945) and malformed EDNS
  * options (RFC 6891).
  *
@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { dig, type RunningServer, startDjdns } from "./helpers/djdns.ts";
 import { buildQuery, concat, header, UdpClient } from "./helpers/raw_dns.ts";
+import { startUpstream } from "./helpers/upstream_server.ts";
 import { parseBranchTable } from "../lib/registry/branches.ts";
 
 interface Rr {
@@ -274,4 +275,58 @@ Deno.test("dns: other opcodes, TSIG and malformed EDNS options on the wire", asy
     assert.match(signed.stdout + signed.stderr, /status: NOTAUTH/, signed.stdout + signed.stderr);
     assert.doesNotMatch(signed.stdout, /ANSWER: [1-9]/);
   });
+});
+
+Deno.test("dns: upstream SERVFAIL/REFUSED/FORMERR are cached briefly; the client gets SERVFAIL", async () => {
+  for (const rcode of ["SERVFAIL", "REFUSED", "FORMERR"]) {
+    const up = await startUpstream({ rcode });
+    const dir = await registry();
+    const server = await startDjdns(["--pages", dir, "--upstream", `127.0.0.1:${up.port}`]);
+    const client = await UdpClient.open();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const reply = await client.exchange(
+          server.port,
+          buildQuery({ id: i, name: "www.example.net" }),
+        );
+        assert.ok(reply, `${rcode}: query ${i} unanswered`);
+        assert.equal(header(reply).rcode, 2, `${rcode}: query ${i}`);
+        assert.equal(header(reply).qdcount, 1);
+      }
+      // One resolution (the one upstream said its word once), then the cached failure:
+      // not 3 upstream queries for each of the 100.
+      assert.equal(up.queries, 1, `${rcode}: ${up.queries} upstream queries`);
+    } finally {
+      await client.close();
+      await server.stop("SIGKILL");
+      await up.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("dns: an upstream slower than one try's timeout still answers within the deadline", async () => {
+  const up = await startUpstream({
+    zone: { "slow.example.net.": [{ type: "A", ttl: 60, data: "192.0.2.55" }] },
+    delayMs: 700,
+  });
+  const dir = await registry();
+  // Tries every 400 ms, three of them: the deadline is 1.2 s, the upstream takes 0.7 s.
+  const server = await startDjdns([
+    "--pages",
+    dir,
+    "--upstream",
+    `127.0.0.1:${up.port}`,
+    "--upstream-timeout",
+    "400",
+  ]);
+  try {
+    const r = await q(server.port, "slow.example.net", "A", "+time=5");
+    assert.equal(r.status, "NOERROR", r.text);
+    assert.equal(r.answer[0]?.data, "192.0.2.55", r.text);
+  } finally {
+    await server.stop("SIGKILL");
+    await up.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -62,6 +62,10 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       "the proposal at the first node",
     );
     assert.deepEqual(await aRecords(n2.port, "www.mod.test"), []);
+    // ... and says so when asked through its gossip port.
+    const shown = await ok("page", "show", "--node", n1.hostPort, page);
+    assert.match(shown.stdout, new RegExp(`${www.id}  pending .*insufficient-power`));
+    assert.match(shown.stdout, /approving power 1, needs 1\.02 \(content track\)/);
 
     // Approved at the second node: accepted; dig at the first node sees it.
     const appr = await ok("approve", page, www.id, ...key("b"), "--node", n2.hostPort);
@@ -72,6 +76,14 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       "dig at the first node",
     );
 
+    await until(
+      async () => {
+        const r = await djdns("page", "log", "--node", n1.hostPort, page);
+        return r.stdout.includes(`${www.id}  accepted`);
+      },
+      10_000,
+      "page log through the first node",
+    );
     // c hands its power to a through the first node; a alone then carries a change.
     await ok("delegate", page, ...key("c"), "--to", `${a}=100`, "--node", n1.hostPort);
     const mail = await ok(
@@ -100,6 +112,32 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       15_000,
       "the zone import",
     );
+
+    // A checkpoint through a node (it holds pending checkpoints; approvals go to the same node).
+    const cp = await ok("checkpoint", "propose", page, ...key("a"), "--node", n1.hostPort);
+    assert.match(cp.stderr, /published to node .* needs 2\.1/);
+    await ok("checkpoint", "approve", page, cp.id, ...key("b"), "--node", n1.hostPort);
+    const last = await ok("checkpoint", "approve", page, cp.id, ...key("c"), "--node", n1.hostPort);
+    assert.match(last.stderr, /valid at node .*, now part of the chain/);
+    assert.match(
+      (await ok("page", "show", "--node", n1.hostPort, page)).stdout,
+      new RegExp(`checkpoints {3}1 \\(last ${cp.id} `),
+    );
+
+    // A proof of an answer, made through a node and checked offline against the anchor.
+    const proof = await ok(
+      "prove",
+      "mail.mod.test",
+      "--node",
+      n2.hostPort,
+      "--anchor",
+      `${tmp}/anchor.json`,
+      "--out",
+      `${tmp}/proof.json`,
+    );
+    assert.match(proof.stderr, /1 page\(s\)/);
+    const checked = await ok("verify-proof", `${tmp}/proof.json`, "--anchor", `${tmp}/anchor.json`);
+    assert.match(checked.stdout, /mail\.mod\.test\.\t1800\tIN\tA\t192\.0\.2\.8/);
 
     // Every node stored what it verified (a refused write is logged as an error).
     for (const n of nodes) assert.doesNotMatch(n.log(), /\[ERR\]|ERROR/, n.log());

@@ -21,6 +21,7 @@ import {
   proposeEvent,
   type Track,
 } from "../page/mod.ts";
+import { parseIp } from "../dns/ip.ts";
 import { checkHostName } from "../registry/names.ts";
 import { MAX_TTL, parseRecord, RECORD_TYPES } from "../registry/rdata.ts";
 import { compileSelector } from "../registry/selector.ts";
@@ -146,8 +147,12 @@ export function sameRecord(a: unknown, b: unknown): boolean {
   try {
     const x = parseRecord(a);
     const y = parseRecord(b);
-    return x.name === y.name && x.type === y.type &&
-      JSON.stringify(x.data) === JSON.stringify(y.data);
+    // Addresses compare as addresses (2001:db8:0::1 is 2001:db8::1).
+    const data = (r: typeof x) =>
+      (r.type === "A" || r.type === "AAAA") && typeof r.data === "string"
+        ? parseIp(r.data)?.join(".") ?? r.data
+        : JSON.stringify(r.data);
+    return x.name === y.name && x.type === y.type && data(x) === data(y);
   } catch {
     return false;
   }

@@ -28,11 +28,12 @@ import {
 import { MAX_META_LENGTH, parseTarget } from "../registry/branches.ts";
 import { parseRecord } from "../registry/rdata.ts";
 import { compileSelector } from "../registry/selector.ts";
-import { pageKey } from "../sources/mod.ts";
+import { MAX_PAGE_FILE_BYTES, pageKey } from "../sources/mod.ts";
 import { type HeadUpdate, pageLogBatch, type StoredObject } from "../store/mod.ts";
 import { fractionArg, participantArg } from "./change.ts";
 import { readKeyFile } from "./key.ts";
-import { InputError, openData, reportErrors } from "./pagedata.ts";
+import { InputError, openData, readInputFile, reportErrors } from "./pagedata.ts";
+import { MAX_INPUT_BYTES } from "./deje.ts";
 import { parseCommandLine, UsageError } from "./usage.ts";
 
 /** Help of `djdns import`. */
@@ -213,9 +214,10 @@ async function importPages(ctx: ImportContext, dir: string, rootFile: string): P
     }
     let value: unknown;
     try {
-      value = JSON.parse(await Deno.readTextFile(path.join(absDir, key)));
+      value = JSON.parse(await readInputFile(path.join(absDir, key), MAX_PAGE_FILE_BYTES));
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "no such page file" : (e as Error).message;
+      const why = (e as Error).message.replace(/^.*: no such file$/, "no such page file")
+        .replace(`${path.join(absDir, key)}: `, "");
       ctx.report(key, `${why}: not carried`);
       done.set(key, undefined);
       return undefined;
@@ -252,14 +254,7 @@ async function importPages(ctx: ImportContext, dir: string, rootFile: string): P
 }
 
 async function importDeje(ctx: ImportContext, file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw new InputError(
-      `${file}: ${e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message}`,
-    );
-  }
+  const text = await readInputFile(file, MAX_INPUT_BYTES);
   let state: unknown;
   try {
     const choice = chooseTip(parseDocument(parseJsonText(text)));
@@ -325,19 +320,27 @@ export async function importMain(args: string[]): Promise<number> {
   return await reportErrors(async () => {
     const key = await readKeyFile(keyFile);
     participants[key.publicHex] ??= { weight: 1 };
-    let problems = 0;
+    // Listed once everything is written; an error is one line (with the first of them).
+    const problems: string[] = [];
     const ctx: ImportContext = {
       participants,
       thresholds,
       logs: [],
       report(where, what) {
-        problems++;
-        console.error(`not carried: ${where}: ${what}`);
+        problems.push(`not carried: ${where}: ${what}`.replace(/\s*[\r\n]+\s*/g, " "));
       },
     };
-    const root = kind === "pages"
-      ? await importPages(ctx, source, (values.root as string | undefined) ?? "root.json")
-      : await importDeje(ctx, source);
+    let root: string;
+    try {
+      root = kind === "pages"
+        ? await importPages(ctx, source, (values.root as string | undefined) ?? "root.json")
+        : await importDeje(ctx, source);
+    } catch (e) {
+      if (e instanceof InputError && problems.length > 0) {
+        throw new InputError(`${e.message} (${problems[0]})`);
+      }
+      throw e;
+    }
     // Every page in one transaction: all or nothing.
     const objects: StoredObject[] = [];
     const heads: HeadUpdate[] = [];
@@ -356,9 +359,10 @@ export async function importMain(args: string[]): Promise<number> {
     } finally {
       store.close();
     }
+    for (const p of problems) console.error(p);
     console.error(
       `imported ${ctx.logs.length} signed page(s) into ${store.dir}` +
-        (problems ? `; ${problems} thing(s) not carried (above)` : "") +
+        (problems.length ? `; ${problems.length} thing(s) not carried (above)` : "") +
         `; ${kind === "pages" ? "root " : ""}page:`,
     );
     console.log(root);

@@ -59,7 +59,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   resolve: () => Promise.resolve(resolveMain),
   // Loaded on demand: `run` and `resolve` do not need these commands' code or the DEJE code to
   // start (they do load the store, through ./registry.ts, for the data directory).
-  page: async () => (await import("./page.ts")).pageMain,
+  page: withNodeClient(async () => (await import("./page.ts")).pageMain),
   store: async () => (await import("./store.ts")).storeMain,
   deje: async () => (await import("./deje.ts")).dejeMain,
   config: async () => (await import("./config.ts")).configMain,
@@ -75,7 +75,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   zone: withNodeClient(async () => (await import("./zone.ts")).zoneMain),
   import: async () => (await import("./import.ts")).importMain,
   testnet: async () => (await import("./testnet.ts")).testnetMain,
-  prove: async () => (await import("./prove.ts")).proveMain,
+  prove: withNodeClient(async () => (await import("./prove.ts")).proveMain),
   "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
 };
 

@@ -35,6 +35,7 @@ import {
   feedLog,
   InputError,
   openData,
+  pageAccess,
   readPendingFile,
   reportErrors,
   storedLog,
@@ -48,8 +49,8 @@ export const PAGE_HELP = `Usage: djdns page new --data DIR --key FILE --particip
                        [--meta KEY=VALUE]... [--nonce TEXT]
        djdns page import [--data DIR] BUNDLE.json...
        djdns page export [--data DIR] PAGE-ID
-       djdns page show [--data DIR] [--json] PAGE-ID
-       djdns page log [--data DIR] [--json] PAGE-ID
+       djdns page show [--data DIR | --node HOST:PORT] [--json] PAGE-ID
+       djdns page log [--data DIR | --node HOST:PORT] [--json] PAGE-ID
        djdns page list [--data DIR] [--json]
 
 Signed pages in the node's data directory.
@@ -73,7 +74,9 @@ Commands:
 Options:
   --data DIR               data directory (default: $XDG_DATA_HOME/djdns, else
                            ~/.local/share/djdns)
-  --json                   show: print JSON
+  --node HOST:PORT         show, log: the page as a running node holds it (fetched through
+                           its gossip port and verified here)
+  --json                   show, log, list: print JSON
   --key FILE               new: the creator's key file (see 'djdns key')
   --participant PUB[:WEIGHT]
                            new: a participant (moderator) and its vote weight (default 1);
@@ -217,8 +220,8 @@ function eventLines(e: EventInfo, withHeight = false): string[] {
 /** Most accepted events `page show` lists (the newest on the head chain); `page log` has all. */
 const SHOW_RECENT = 10;
 
-function showPage(store: Store, pageId: string, json: boolean): number {
-  const log = storedLog(store, pageId);
+function showPage(log: PageLog, held: SignedObject[], json: boolean): number {
+  const pageId = log.pageId;
   const state = log.state();
   const gov = state.governance;
   const total = Object.values(gov.participants).reduce((n, p) => n + p.weight, 0);
@@ -228,7 +231,7 @@ function showPage(store: Store, pageId: string, json: boolean): number {
     event: l.checkpoint.event,
     approvals: l.approvals.map((a) => a.key),
   }));
-  const pendingCps = pendingCheckpoints(log, readPendingFile(store.dir)[pageId] ?? []).map((
+  const pendingCps = pendingCheckpoints(log, held).map((
     p,
   ) => ({
     id: p.id,
@@ -317,8 +320,8 @@ function showPage(store: Store, pageId: string, json: boolean): number {
   return 0;
 }
 
-function logPage(store: Store, pageId: string, json: boolean): number {
-  const log = storedLog(store, pageId);
+function logPage(log: PageLog, json: boolean): number {
+  const pageId = log.pageId;
   const all = log.events().map((e) => eventInfo(log, e));
   if (json) {
     console.log(JSON.stringify({ page: pageId, head: log.head(), events: all }, null, 2));
@@ -443,6 +446,7 @@ async function newPage(values: Record<string, unknown>, rest: string[]): Promise
 export async function pageMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     data: { type: "string" },
+    node: { type: "string" },
     json: { type: "boolean" },
     key: { type: "string" },
     participant: { type: "string", multiple: true },
@@ -474,6 +478,22 @@ export async function pageMain(args: string[]): Promise<number> {
       throw new UsageError(`page ${command} needs one PAGE-ID (64 hex)`);
     }
   }
+  if (values.node !== undefined) {
+    if (command !== "show" && command !== "log") {
+      throw new UsageError(`--node applies to page show and page log`);
+    }
+    return await reportErrors(async () => {
+      const access = await pageAccess(values);
+      try {
+        const log = await access.load(rest[0]);
+        return command === "log"
+          ? logPage(log, Boolean(values.json))
+          : showPage(log, await access.pending(rest[0]), Boolean(values.json));
+      } finally {
+        access.close();
+      }
+    });
+  }
   const dir = resolveDataDir(values.data as string | undefined);
   let store: Store;
   try {
@@ -485,9 +505,10 @@ export async function pageMain(args: string[]): Promise<number> {
   try {
     if (command === "import") return await importBundles(store, rest);
     if (command === "export") return exportPage(store, rest[0]);
-    if (command === "log") return logPage(store, rest[0], Boolean(values.json));
+    if (command === "log") return logPage(storedLog(store, rest[0]), Boolean(values.json));
     if (command === "list") return listPages(store, Boolean(values.json));
-    return showPage(store, rest[0], Boolean(values.json));
+    const pending = readPendingFile(store.dir)[rest[0]] ?? [];
+    return showPage(storedLog(store, rest[0]), pending, Boolean(values.json));
   } catch (e) {
     console.error(`djdns: ${(e as Error).message}`);
     return 1;

@@ -305,6 +305,7 @@ async function nodeAccess(addr: string): Promise<PageAccess> {
   }
   const pendingByPage = new Map<string, SignedObject[]>();
   const publish = async (added: SignedObject[]) => {
+    if (added.length === 0) return;
     try {
       await client.publish(addr, added);
     } catch (e) {
@@ -354,7 +355,8 @@ export async function reportErrors(body: () => Promise<number>): Promise<number>
     return await body();
   } catch (e) {
     if (e instanceof InputError || e instanceof StoreError) {
-      console.error(`djdns: ${e.message}`);
+      // One line, whatever a message quotes (a JSON error quotes the input it choked on).
+      console.error(`djdns: ${e.message.replace(/\s*[\r\n]+\s*/g, " ")}`);
       return 1;
     }
     throw e;
@@ -388,5 +390,39 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
       ? "is a directory"
       : (e as Error).message.split("\n")[0];
     throw new InputError(`${path}: ${why}`);
+  }
+}
+
+/**
+ * Reads a text file of at most `max` bytes (checked before reading, so a huge or endless file is
+ * refused rather than read into memory). InputError with one line otherwise.
+ */
+export async function readInputFile(path: string, max: number): Promise<string> {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (!info.isFile) throw new InputError(`${path}: not a regular file`);
+    if (info.size > max) throw new InputError(`${path}: larger than ${max} bytes`);
+    const buf = new Uint8Array(info.size);
+    let at = 0;
+    while (at < buf.length) {
+      const n = await file.read(buf.subarray(at));
+      if (n === null) break;
+      at += n;
+    }
+    return new TextDecoder().decode(buf.subarray(0, at));
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : e instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : (e as Error).message.split("\n")[0];
+    throw new InputError(`${path}: ${why}`);
+  } finally {
+    file?.close();
   }
 }

@@ -9,10 +9,12 @@ import { LOG_LEVELS, setupLogging } from "../log.ts";
 import { type Cidr, LOOPBACK, parseCidr } from "../dns/ip.ts";
 import { bindHint } from "./bind_hint.ts";
 import { DEFAULT_RRL } from "../server/rrl.ts";
+import { ffiUnavailable } from "../server/ffi_udp.ts";
 import { startOperatorPort } from "./operator.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "./addr.ts";
 import { forwarderFor, REGISTRY_HELP, REGISTRY_OPTIONS, upstreamsFrom } from "./registry.ts";
-import { AnchorFileError, parseAnchorFile } from "../anchor/file.ts";
+import { AnchorFileError } from "../anchor/file.ts";
+import { readAnchorFile } from "./anchor_file.ts";
 import { peerAddr } from "../net/addr.ts";
 import { type GossipConfig, NodeStartError, startNode } from "../node/mod.ts";
 import { resolveDataDir } from "../store/mod.ts";
@@ -41,6 +43,9 @@ ${REGISTRY_HELP}
                            (repeatable; default loopback only: djdns is never an open resolver)
   --udp-size N             largest UDP reply and EDNS size advertised (512-4096, default 1232)
   --cache-entries N        answer cache size in entries (default 10000)
+  --udp-native             serve UDP from a native socket, datagrams read and answered in
+                           batches (recvmmsg/sendmmsg through libc): about half the CPU per
+                           query; needs --allow-ffi, so run it as 'deno task djdns-ffi run'
   --tcp-idle SECONDS       close idle TCP connections after this long (default 10)
   --tcp-max N              most open TCP connections (default 128); at the limit a new
                            connection replaces the oldest idle one
@@ -68,6 +73,8 @@ Network (peer-to-peer replication of signed pages, on libp2p; off unless --gossi
   --follow-unused SECONDS  with --follow used: drop a page unused this long (default 604800)
   --sync-interval SECONDS  catch up with a random peer this often (default 15)
   --fetch-deadline MS      how long a query waits for a page fetched from peers (default 1500)
+  --peer-target N          dial peers learned from other peers while fewer than N are
+                           connected (default 8; 0 dials only --peer and known peers)
   -h, --help               show this help
 
 Page files are reloaded when they change; page files and the data directory's signed pages
@@ -84,6 +91,7 @@ export const RUN_OPTIONS = {
   "tcp-idle": { type: "string" },
   "tcp-max": { type: "string" },
   "tcp-max-per-source": { type: "string" },
+  "udp-native": { type: "boolean" },
   "rrl-rate": { type: "string" },
   "rrl-slip": { type: "string" },
   "log-level": { type: "string" },
@@ -97,6 +105,7 @@ export const RUN_OPTIONS = {
   "follow-unused": { type: "string" },
   "sync-interval": { type: "string" },
   "fetch-deadline": { type: "string" },
+  "peer-target": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -202,6 +211,11 @@ export async function runMain(args: string[]): Promise<number> {
   const idleMs = intOption(values, "tcp-idle", 1, 3600, 10) * 1000;
   const maxConnections = intOption(values, "tcp-max", 1, 65535, 128);
   const maxPerSource = intOption(values, "tcp-max-per-source", 1, 65535, 16);
+  const udpNative = values["udp-native"] === true;
+  if (udpNative) {
+    const why = ffiUnavailable();
+    if (why) throw new UsageError(`--udp-native: ${why}`);
+  }
   const rrlRate = intOption(values, "rrl-rate", 0, 1_000_000, DEFAULT_RRL.rate);
   const rrlSlip = intOption(values, "rrl-slip", 0, 100, DEFAULT_RRL.slip);
   const metricsAt = values.metrics === undefined
@@ -212,10 +226,10 @@ export async function runMain(args: string[]): Promise<number> {
   if (values.anchor !== undefined) {
     const file = values.anchor as string;
     try {
-      anchor = parseAnchorFile(await Deno.readTextFile(file), file);
+      anchor = await readAnchorFile(file);
     } catch (e) {
-      if (e instanceof AnchorFileError) throw new UsageError(e.message);
-      console.error(`djdns: cannot read the anchor: ${(e as Error).message}`);
+      if (!(e instanceof AnchorFileError)) throw e;
+      console.error(`djdns: cannot read the anchor: ${e.message}`);
       return 1;
     }
   }
@@ -247,6 +261,7 @@ export async function runMain(args: string[]): Promise<number> {
       idleMs,
       maxConnections,
       maxPerSource,
+      udpNative,
       rrl: rrlRate > 0 ? { rate: rrlRate, slip: rrlSlip } : undefined,
       upstreams,
       forwarder,
@@ -309,7 +324,14 @@ export async function runMain(args: string[]): Promise<number> {
 
 function gossipFrom(values: Record<string, unknown>): GossipConfig | undefined {
   const at = values.gossip as string | undefined;
-  const others = ["peer", "follow", "follow-unused", "sync-interval", "fetch-deadline"];
+  const others = [
+    "peer",
+    "follow",
+    "follow-unused",
+    "sync-interval",
+    "fetch-deadline",
+    "peer-target",
+  ];
   if (at === undefined) {
     const stray = others.find((k) => values[k] !== undefined);
     if (stray) throw new UsageError(`--${stray} needs --gossip`);
@@ -334,5 +356,6 @@ function gossipFrom(values: Record<string, unknown>): GossipConfig | undefined {
     unusedMs: intOption(values, "follow-unused", 60, 10 * 365 * 86400, 7 * 86400) * 1000,
     syncIntervalMs: intOption(values, "sync-interval", 1, 86400, 15) * 1000,
     fetchDeadlineMs: intOption(values, "fetch-deadline", 100, 60_000, 1500),
+    targetPeers: intOption(values, "peer-target", 0, 64, 8),
   };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { nodeStatus, NodeUnreachableError } from "../net/client.ts";
+import type { NetStatus } from "../node/mod.ts";
 import { DEFAULT_GOSSIP_PORT } from "./run.ts";
 import { parseCommandLine } from "./usage.ts";
 
@@ -22,21 +23,8 @@ Options:
   --json                   print the status document as JSON
   -h, --help               show this help`;
 
-interface Status {
-  peerId?: string;
-  addrs?: string[];
-  connected?: { id: string; addr: string }[];
-  peers?: { id: string; addr?: string; score: number; bannedUntil?: string }[];
-  pages?: {
-    page: string;
-    head: string;
-    height: number;
-    objects: number;
-    lag: number;
-    root: boolean;
-  }[];
-  counters?: Record<string, number>;
-}
+// What a node sent: the status document of lib/node, every part optional (an older or newer node).
+type Status = Partial<NetStatus>;
 
 /** Runs `djdns status`; returns the exit status. */
 export async function statusMain(args: string[]): Promise<number> {

@@ -18,7 +18,13 @@ import {
   proposeEvent,
 } from "../page/mod.ts";
 import { parseRecord } from "../registry/rdata.ts";
-import { type ExportRecord, formatZone, parseZone, type ZoneProblem } from "../zone/mod.ts";
+import {
+  type ExportRecord,
+  formatZone,
+  MAX_ZONE_CHARS,
+  parseZone,
+  type ZoneProblem,
+} from "../zone/mod.ts";
 import { exactBranch, exactSelector, insertionIndex, literalName, sameRecord } from "./change.ts";
 import { readKeyFile } from "./key.ts";
 import {
@@ -28,6 +34,7 @@ import {
   InputError,
   openData,
   pageAccess,
+  readInputFile,
   reportErrors,
   storedLog,
   writeFileAtomic,
@@ -118,14 +125,7 @@ async function importZone(values: Record<string, unknown>, pageId: string, file:
   if (!keyFile) throw new UsageError("zone import needs --key FILE");
   return await reportErrors(async () => {
     const key = await readKeyFile(keyFile);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (e) {
-      throw new InputError(
-        `${file}: ${e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message}`,
-      );
-    }
+    const text = await readInputFile(file, MAX_ZONE_CHARS);
     const origin = values.origin as string | undefined;
     const zone = parseZone(text, { origin });
     const problems = [...zone.problems];
@@ -149,9 +149,16 @@ async function importZone(values: Record<string, unknown>, pageId: string, file:
       const log = await access.load(pageId);
       const ops = importOps(pageId, log.state(), records, problems);
       problems.sort((a, b) => a.line - b.line);
-      report(problems, file);
+      // What could not be carried is listed once the proposal is made; an error is one line.
       if (ops.length === 0) {
-        throw new InputError(`${file}: nothing to add to page ${pageId}`);
+        const first = problems[0];
+        throw new InputError(
+          `${file}: nothing to add to page ${pageId}` +
+            (first
+              ? ` (${problems.length} entr${problems.length === 1 ? "y" : "ies"} not carried; ` +
+                `line ${first.line}: ${first.message})`
+              : ""),
+        );
       }
       if (ops.length > MAX_OPS) {
         throw new InputError(
@@ -160,6 +167,7 @@ async function importZone(values: Record<string, unknown>, pageId: string, file:
         );
       }
       const names = new Set(records.map((r) => r.name)).size;
+      report(problems, file);
       await proposeOnHead(access, log, key, keyFile, {
         handler: "BATCH",
         args: { ops } as unknown as Json,

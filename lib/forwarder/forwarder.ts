@@ -15,7 +15,7 @@ import { buildQuery, checkReply, isTruncated, type Question, rcodeOf } from "../
 import { typeName } from "../dns/types.ts";
 import { httpsExchange } from "./https.ts";
 import { tcpExchange } from "./tcp.ts";
-import { tlsExchange } from "./tls.ts";
+import { createTlsPool } from "./tls.ts";
 import { ExchangeError, udpExchange } from "./udp.ts";
 import type {
   Forwarder,
@@ -41,6 +41,8 @@ const RETRY_RCODES: ReadonlyMap<number, string> = new Map([
   [4, "NOTIMP"],
   [5, "REFUSED"],
 ]);
+
+const RCODE_REASONS = new Set(RETRY_RCODES.values());
 
 // A host name here would make node:dgram resolve it through the system resolver, possibly us.
 function upstreamProblem(upstream: Upstream): string | undefined {
@@ -83,6 +85,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const counts = createUpstreamStats();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
+  // DoT sessions, reused across queries (RFC 7858 §3.4).
+  const tls = createTlsPool({ caCerts: options.caCerts });
   // One HTTP client for every HTTPS upstream: it pools their connections (and HTTP/2 streams).
   let client: Deno.HttpClient | undefined;
   const httpClient = () =>
@@ -95,6 +99,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     upstream: Upstream,
     question: Question,
     opts: QueryOptions,
+    waitMs: number,
+    signal: AbortSignal,
   ): Promise<ForwardResult | FailedTry> {
     let transport: Transport = "udp";
     const exchange = async (send: typeof udpExchange) => {
@@ -119,14 +125,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         packet = checked.packet;
         return true;
       };
-      const bytes = await send({ upstream, query, accept, timeoutMs, signal: closing.signal });
+      const bytes = await send({ upstream, query, accept, timeoutMs: waitMs, signal });
       return { bytes, packet: packet! };
     };
     try {
       let reply;
       if (upstream.protocol === "tls") {
         transport = "tls";
-        reply = await exchange((o) => tlsExchange({ ...o, caCerts: options.caCerts }));
+        reply = await exchange(tls.exchange);
       } else if (upstream.protocol === "https") {
         transport = "https";
         reply = await exchange((o) => httpsExchange({ ...o, client: httpClient() }));
@@ -158,20 +164,27 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     });
     if (upstreams.length === 0) throw new ForwardError("exhausted", "no upstreams configured");
     const failed: FailedTry[] = [];
-    for (let i = 0; i < attempts; i++) {
-      if (closing.signal.aborted) break;
-      const upstream = upstreams[i % upstreams.length];
-      logger.debug("forwarding {name} {qtype} to {upstream}", () => ({
-        ...described(),
-        upstream: formatUpstream(upstream),
-      }));
-      const outcome = await tryUpstream(upstream, question, opts);
-      if ("packet" in outcome) {
-        health.success(upstream);
-        counts.answer(upstream);
-        return outcome;
-      }
-      if (outcome.reason === "closed") break;
+    // Tries are staggered, not sequential: the next starts when one fails or `timeoutMs` passes
+    // without a reply, and every try keeps listening until the query's overall deadline
+    // (attempts × timeoutMs), so an upstream slower than one timeout still answers. An upstream
+    // that answered with a failure rcode said its word on this question and is not asked again.
+    const deadline = performance.now() + attempts * timeoutMs;
+    const done = new AbortController();
+    const signal = AbortSignal.any([closing.signal, done.signal]);
+    const said = new Set<Upstream>();
+    type Event = {
+      tick: false;
+      outcome: ForwardResult | FailedTry;
+      upstream: Upstream;
+      key: number;
+    } | { tick: true };
+    const pending = new Map<number, Promise<Event>>();
+    let tries = 0;
+    let lastStart = 0;
+    let last: Upstream | undefined;
+    // Tries already counted as failed when their timeout passed (they still listen).
+    const late = new Set<number>();
+    const fail = (upstream: Upstream, outcome: FailedTry) => {
       health.failure(upstream);
       counts.failure(upstream, outcome.reason);
       failed.push(outcome);
@@ -181,6 +194,71 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         transport: outcome.transport,
         reason: outcome.reason,
       });
+    };
+    const launch = (): boolean => {
+      if (tries >= attempts || closing.signal.aborted) return false;
+      const candidates = upstreams.filter((u) => !said.has(u));
+      if (candidates.length === 0) return false;
+      const upstream = candidates[tries % candidates.length];
+      tries++;
+      last = upstream;
+      lastStart = performance.now();
+      logger.debug("forwarding {name} {qtype} to {upstream}", () => ({
+        ...described(),
+        upstream: formatUpstream(upstream),
+      }));
+      const key = tries;
+      pending.set(
+        key,
+        tryUpstream(upstream, question, opts, Math.max(1, deadline - lastStart), signal).then(
+          (outcome) => ({ outcome, upstream, key, tick: false as const }),
+        ),
+      );
+      return true;
+    };
+    try {
+      launch();
+      while (pending.size > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const racers = [...pending.values()];
+        if (tries < attempts) {
+          racers.push(
+            new Promise<Event>((resolve) => {
+              timer = setTimeout(
+                () => resolve({ tick: true }),
+                Math.max(0, lastStart + timeoutMs - performance.now()),
+              );
+            }),
+          );
+        }
+        const ended = await Promise.race(racers);
+        clearTimeout(timer);
+        if (ended.tick) {
+          // The latest try is past its timeout: it counts as failed (and keeps listening).
+          late.add(tries);
+          fail(last!, { upstream: last!, transport: "udp", reason: "timeout" });
+          launch();
+          continue;
+        }
+        const { outcome, upstream, key } = ended;
+        // Removed here, not when it settles: several tries may settle before the loop looks.
+        pending.delete(key);
+        if ("packet" in outcome) {
+          health.success(upstream);
+          counts.answer(upstream);
+          return outcome;
+        }
+        if (outcome.reason === "closed") {
+          if (closing.signal.aborted) break;
+          continue;
+        }
+        if (RCODE_REASONS.has(outcome.reason)) said.add(upstream);
+        if (!(late.has(key) && outcome.reason === "timeout")) fail(upstream, outcome);
+        // A try that failed at once (an rcode, a refused port) does not wait for the timer.
+        if (outcome.reason !== "timeout") launch();
+      }
+    } finally {
+      done.abort();
     }
     if (closing.signal.aborted) throw new ForwardError("closed", "forwarder closed", failed);
     const { name, qtype } = described();
@@ -205,6 +283,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     },
     async close() {
       closing.abort();
+      tls.close();
       await Promise.all(inFlight);
       client?.close();
     },

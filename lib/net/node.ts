@@ -86,6 +86,8 @@ export interface NetOptions {
   host: NetHost;
   /** Catch-up period with a random connected peer (default 15 s). */
   syncIntervalMs?: number;
+  /** Peers learned from others are dialed while fewer are connected (default 8; 0: none). */
+  targetPeers?: number;
   /** Clock (ms since the epoch). */
   now?: () => number;
   /** Logs a line. */
@@ -332,12 +334,13 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
     }
   }
 
+  const targetPeers = opts.targetPeers ?? LIMITS.targetPeers;
   async function exchangePeers(client: RpcClient, from: string): Promise<void> {
-    if (node.getConnections().length >= LIMITS.targetPeers) return;
+    if (node.getConnections().length >= targetPeers) return;
     const res = await client.call({ t: "peers" }) as { t?: string; addrs?: unknown };
     if (res?.t !== "peers" || !Array.isArray(res.addrs)) return;
     for (const a of res.addrs.slice(0, LIMITS.maxExchangedAddrs)) {
-      if (node.getConnections().length >= LIMITS.targetPeers) break;
+      if (node.getConnections().length >= targetPeers) break;
       if (typeof a !== "string" || a.length > 200) continue;
       let ma: Multiaddr;
       try {

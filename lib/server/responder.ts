@@ -186,11 +186,39 @@ export function createResponder(options: ResponderOptions): Responder {
     }
     if (!options.forward || !origin.recursion) return null;
     stats.forwarded++;
-    const up = await options.forward(
-      questionOf(request, query),
-      query.edns?.dnssecOk ?? false,
-      query.cd,
-    );
+    let up: UpstreamReply;
+    try {
+      up = await options.forward(
+        questionOf(request, query),
+        query.edns?.dnssecOk ?? false,
+        query.cd,
+      );
+    } catch (e) {
+      // Every upstream failed (timeouts, SERVFAIL, REFUSED, FORMERR): the client gets SERVFAIL,
+      // and so does every client asking the same within SERVFAIL_TTL_SECONDS (RFC 9520 §3.2:
+      // resolution failures are cached), instead of the same failing resolution again. An
+      // upstream's REFUSED is its policy towards us, not ours towards the client: SERVFAIL, as
+      // Unbound answers. Failures of our own (overload, shutdown) are not cached.
+      // (The forwarder's ForwardError, by shape: lib/server does not import lib/forwarder.)
+      if ((e as { kind?: string }).kind !== "exhausted") throw e;
+      log.debug("{name} {qtype}: SERVFAIL: {error}", {
+        name: query.name,
+        qtype: query.qtype,
+        error: (e as Error).message,
+      });
+      stats.errors++;
+      const failed = toTemplate(errorReply(request, RCODE.SERVFAIL, false, query.questionEnd))!;
+      const entry: Entry = {
+        template: failed,
+        storedAt: now(),
+        ages: false,
+        generation: gen,
+        forwarded: true,
+      };
+      const size = failed.bytes.length + 64;
+      if (gen === generation) cache.set(query.key, entry, SERVFAIL_TTL_SECONDS * 1000, size);
+      return entry;
+    }
     const template = toTemplate(up.bytes);
     if (!template) throw new Error("upstream reply could not be re-framed");
     // Our header, their sections: QR, opcode 0, RA; AA/AD/TC of the upstream are not ours to claim.
