@@ -33,6 +33,7 @@ import {
   stateHash,
   validateState,
 } from "../lib/page/mod.ts";
+import { createClaimTable } from "../lib/page/equivocation.ts";
 import { voteTable } from "../lib/page/governance.ts";
 import { approvals, branch, genesisOf, key, pick, prng, referencePower } from "./page_fixtures.ts";
 
@@ -590,4 +591,27 @@ Deno.test("verifier #3: two checkpoints valid without equivocators: most power, 
     const final = log.checkpoints()[0].checkpoint.event;
     equal(log.head(), final);
   }
+});
+
+Deno.test("verifier #7: the claim table keeps two claims per (parent, key), updated in place", () => {
+  const table = createClaimTable(() => true);
+  const page = "ab".repeat(32);
+  const fake = (i: number): Approval => ({
+    type: "approval",
+    v: 1,
+    page,
+    parent: page,
+    event: (i * 7919 % 8000).toString(16).padStart(64, "0"),
+    key: key(0).hex,
+    sig: "00".repeat(64),
+  });
+  let equivocated = 0;
+  for (let i = 0; i < 8000; i++) if (table.record(fake(i)).equivocated) equivocated++;
+  equal(equivocated, 1, "becomes an equivocator once");
+  const c = table.at(page)!.byKey.get(key(0).hex)!;
+  deepStrictEqual(
+    [c.first.event, c.second!.event],
+    [0, 1].map((i) => i.toString(16).padStart(64, "0")),
+  );
+  equal(table.at(page)!.version, 1, "one change of the excluded set, not one per claim");
 });
