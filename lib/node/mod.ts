@@ -297,24 +297,35 @@ async function start(
     await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
   });
   for (const l of cfg.listen) {
-    let udp;
-    try {
-      udp = await serveUdp(l.host, l.port, resp, recursion, rateLimit);
-    } catch (e) {
-      throw Object.assign(
-        new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
-        { cause: e, endpoint: l },
-      );
+    // Port 0: UDP picks a free port and TCP takes the same number, which a TCP socket elsewhere
+    // may hold; then both are tried again on another port.
+    for (let tries = 1;; tries++) {
+      let udp;
+      let tcp;
+      try {
+        udp = await serveUdp(l.host, l.port, resp, recursion, rateLimit);
+        try {
+          tcp = serveTcp(l.host, udp.port, resp, recursion, {
+            idleMs: cfg.idleMs,
+            maxConnections: cfg.maxConnections,
+            maxPerSource: cfg.maxPerSource,
+          }, isLoopback);
+        } catch (e) {
+          await udp.close();
+          throw e;
+        }
+      } catch (e) {
+        if (l.port === 0 && e instanceof Deno.errors.AddrInUse && tries < 5) continue;
+        throw Object.assign(
+          new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
+          { cause: e, endpoint: l },
+        );
+      }
+      dnsServers.push(udp, tcp);
+      log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
+      listening.push(fmt(l.host, udp.port));
+      break;
     }
-    dnsServers.push(udp);
-    const tcp = serveTcp(l.host, udp.port, resp, recursion, {
-      idleMs: cfg.idleMs,
-      maxConnections: cfg.maxConnections,
-      maxPerSource: cfg.maxPerSource,
-    }, isLoopback);
-    dnsServers.push(tcp);
-    log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
-    listening.push(fmt(l.host, udp.port));
   }
   const { tls = [], https = [], keyPair } = cfg.encrypted ?? {};
   for (
