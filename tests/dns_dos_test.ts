@@ -189,9 +189,12 @@ Deno.test("dos: slowloris with reconnects keeps being displaced; TCP keeps answe
       for (const a of held) a.close();
     })();
     try {
+      // Let the attack reach its full strength first, then ask now and then while it goes on.
+      await sleep(1200);
       let answered = 0;
       const failures: string[] = [];
       for (let i = 0; i < 10; i++) {
+        await sleep(100);
         const r = await kdig(s.port, "+tcp", "+short", "in.root.demo");
         if (r.code === 0 && r.stdout.trim() === "1.2.3.4") answered++;
         else failures.push(`${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`);
