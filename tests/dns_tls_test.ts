@@ -483,3 +483,108 @@ Deno.test({
     }
   },
 });
+
+/** A DoT upstream in the test: answers every A query with 192.0.2.9 and counts connections. */
+async function dotUpstream(closeAfterReply: boolean) {
+  const { cert, key } = await pki();
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(cert),
+    key: await Deno.readTextFile(key),
+  });
+  let connections = 0;
+  const open = new Set<Deno.Conn>();
+  const serve = async (conn: Deno.Conn) => {
+    const read = async (n: number) => {
+      const out = new Uint8Array(n);
+      for (let at = 0; at < n;) {
+        const got = await conn.read(out.subarray(at));
+        if (got === null) return null;
+        at += got;
+      }
+      return out;
+    };
+    try {
+      for (;;) {
+        const head = await read(2);
+        if (!head) break;
+        const q = dnsPacket.decode(Buffer.from((await read((head[0] << 8) | head[1]))!));
+        const reply = dnsPacket.encode({
+          id: q.id,
+          type: "response",
+          flags: dnsPacket.RECURSION_AVAILABLE,
+          questions: q.questions,
+          answers: [{ name: q.questions![0].name, type: "A", ttl: 60, data: "192.0.2.9" }],
+        });
+        const framed = new Uint8Array(2 + reply.length);
+        framed[0] = reply.length >> 8;
+        framed[1] = reply.length & 0xff;
+        framed.set(reply, 2);
+        await conn.write(framed);
+        if (closeAfterReply) break;
+      }
+    } catch {
+      /* client gone */
+    } finally {
+      open.delete(conn);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  };
+  (async () => {
+    for await (const conn of listener) {
+      connections++;
+      open.add(conn);
+      serve(conn);
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get connections() {
+      return connections;
+    },
+    close() {
+      listener.close();
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    },
+  };
+}
+
+Deno.test("tls upstream: one reused connection carries many queries; one that closes after each reply still answers all", async () => {
+  const { createForwarder } = await import("../lib/forwarder/mod.ts");
+  const { question } = await import("../lib/dns/question.ts");
+  const { ca } = await pki();
+  for (const closeAfterReply of [false, true]) {
+    const up = await dotUpstream(closeAfterReply);
+    const fwd = createForwarder({
+      upstreams: [{ host: "127.0.0.1", port: up.port, protocol: "tls", tlsName: "dns.test" }],
+      caCerts: [await Deno.readTextFile(ca)],
+      timeoutMs: 5000,
+    });
+    try {
+      const ask = async (i: number) => {
+        const r = await fwd.query(question(`n${i}.example.test`, "A"));
+        assert.equal(r.transport, "tls");
+        return (r.packet.answers ?? []).map((a) => (a as { data: unknown }).data);
+      };
+      for (let i = 0; i < 10; i++) assert.deepEqual(await ask(i), ["192.0.2.9"]);
+      const together = await Promise.all(Array.from({ length: 30 }, (_, i) => ask(100 + i)));
+      assert.deepEqual(together, together.map(() => ["192.0.2.9"]));
+      if (closeAfterReply) {
+        // Every reply ends its connection: each query needs (and gets) a fresh one.
+        assert.ok(up.connections >= 11, `${up.connections} connections`);
+      } else {
+        assert.equal(up.connections, 1, "one TLS session for 40 queries");
+      }
+    } finally {
+      await fwd.close();
+      up.close();
+    }
+  }
+});

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createInflight, DROPPED } from "../lib/server/inflight.ts";
+import { createResponder } from "../lib/server/responder.ts";
+import { buildQuery, header } from "./helpers/raw_dns.ts";
 
 function deferred<T>() {
   return Promise.withResolvers<T>();
@@ -73,4 +75,41 @@ Deno.test("inflight: a failed resolution rejects every waiter and frees the slot
     throw new Error("sync throw");
   })!;
   await assert.rejects(c, /sync throw/);
+});
+
+Deno.test("inflight: beyond the bounds the responder drops UDP queries and SERVFAILs TCP ones", async () => {
+  const answer = Promise.withResolvers<void>();
+  const responder = createResponder({
+    // A registry name whose resolution hangs (a dead dns:// target) until the test lets it go.
+    resolve: async () => {
+      await answer.promise;
+      return {
+        registry: true,
+        rcode: 3,
+        authoritative: true,
+        answers: [],
+        authorities: [],
+        trace: [],
+      };
+    },
+    inflight: { perQuestion: 2, total: 100, jostleMs: 1000 },
+  });
+  const q = (id: number) => buildQuery({ id, name: "hang.demo" });
+  const udp = { transport: "udp" as const, recursion: true };
+  const tcp = { transport: "tcp" as const, recursion: true };
+  const first = responder.handle(q(1), udp);
+  const second = responder.handle(q(2), tcp);
+  assert.ok(first instanceof Promise && second instanceof Promise);
+  // The question has its two waiters: a third over UDP gets nothing, over TCP a SERVFAIL.
+  assert.equal(await responder.handle(q(3), udp), null);
+  const servfail = await responder.handle(q(4), tcp);
+  assert.ok(servfail);
+  assert.deepEqual([header(servfail).id, header(servfail).rcode], [4, 2]);
+  assert.equal(responder.stats.dropped, 2);
+  answer.resolve();
+  for (const [p, id] of [[first, 1], [second, 2]] as const) {
+    const r = await p;
+    assert.ok(r);
+    assert.deepEqual([header(r).id, header(r).rcode], [id, 3]);
+  }
 });

@@ -33,10 +33,18 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ["page", "crypto"],
   sources: ["registry", "page", "store", "dns", "anchor"],
   server: ["dns", "cache", "registry"],
+  // Replication decisions are pure: they run in the simulator without sockets or clocks.
+  sync: ["crypto", "page"],
+  net: ["crypto", "page", "sync"],
+  zone: ["registry"],
+  // The operator's views read the node's parts; nothing below reads them.
+  metrics: ["server"],
+  status: ["metrics", "node", "registry", "sources"],
+  config: [],
 };
 
 /** Pure layers: no sockets, files, processes or clocks (time comes in as a function). */
-const PURE = ["dns", "cache", "crypto", "deje", "registry", "page"];
+const PURE = ["dns", "cache", "crypto", "deje", "registry", "page", "sync", "zone"];
 const IO = [
   /\bDeno\.(?!errors\b)/,
   /\bDate\.now\(/,

@@ -113,6 +113,32 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       "the zone import",
     );
 
+    // A checkpoint through a node (it holds pending checkpoints; approvals go to the same node).
+    const cp = await ok("checkpoint", "propose", page, ...key("a"), "--node", n1.hostPort);
+    assert.match(cp.stderr, /published to node .* needs 2\.1/);
+    await ok("checkpoint", "approve", page, cp.id, ...key("b"), "--node", n1.hostPort);
+    const last = await ok("checkpoint", "approve", page, cp.id, ...key("c"), "--node", n1.hostPort);
+    assert.match(last.stderr, /valid at node .*, now part of the chain/);
+    assert.match(
+      (await ok("page", "show", "--node", n1.hostPort, page)).stdout,
+      new RegExp(`checkpoints {3}1 \\(last ${cp.id} `),
+    );
+
+    // A proof of an answer, made through a node and checked offline against the anchor.
+    const proof = await ok(
+      "prove",
+      "mail.mod.test",
+      "--node",
+      n2.hostPort,
+      "--anchor",
+      `${tmp}/anchor.json`,
+      "--out",
+      `${tmp}/proof.json`,
+    );
+    assert.match(proof.stderr, /1 page\(s\)/);
+    const checked = await ok("verify-proof", `${tmp}/proof.json`, "--anchor", `${tmp}/anchor.json`);
+    assert.match(checked.stdout, /mail\.mod\.test\.\t1800\tIN\tA\t192\.0\.2\.8/);
+
     // Every node stored what it verified (a refused write is logged as an error).
     for (const n of nodes) assert.doesNotMatch(n.log(), /\[ERR\]|ERROR/, n.log());
 

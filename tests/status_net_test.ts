@@ -5,31 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { publish } from "../lib/net/client.ts";
+import { dumpDom } from "./helpers/browser.ts";
 import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
 import { aRecords, change, type NetNode, startNode, testRoot, until } from "./helpers/net.ts";
-
-async function chromiumDom(url: string): Promise<string> {
-  const profile = await Deno.makeTempDir({ prefix: "djdns-chromium-" });
-  try {
-    const r = await run("chromium", [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      "--dump-dom",
-      url,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout;
-  } finally {
-    await Deno.remove(profile, { recursive: true });
-  }
-}
 
 function value(text: string, series: string): number | undefined {
   const line = text.split("\n").find((l) => l.startsWith(series + " "));
@@ -82,7 +60,7 @@ Deno.test("operator views agree: djdns status, /metrics and the status page", as
       assert.ok(v !== undefined && v >= n, `${event}: metrics ${v}, status ${n}`);
     }
 
-    const dom = await chromiumDom(base);
+    const dom = await dumpDom(base);
     assert.ok(dom.includes(status.peerId), "the page shows the node's peer id");
     for (const p of status.pages) {
       assert.ok(dom.includes(p.page), `followed page ${p.page}`);

@@ -1,29 +1,6 @@
 import assert from "node:assert/strict";
+import { chromium } from "./helpers/browser.ts";
 import { dig, fixtureRegistry, run, startDjdns } from "./helpers/djdns.ts";
-
-// Chromium as the test's browser: Debian's package, headless, no network of its own.
-async function chromium(url: string, extra: string[]): Promise<string> {
-  const profile = await Deno.makeTempDir({ prefix: "djdns-chromium-" });
-  try {
-    const r = await run("chromium", [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      ...extra,
-      url,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout;
-  } finally {
-    await Deno.remove(profile, { recursive: true });
-  }
-}
 
 async function metricsPort(log: () => string): Promise<number> {
   for (let i = 0; i < 200; i++) {

@@ -23,7 +23,34 @@ async function runAndKill(dir: string, delayMs: number): Promise<string[]> {
   return (await stdout).split("\n").filter((l) => l !== "");
 }
 
+/**
+ * Milliseconds from spawn until a writer prints "ready" on a fresh directory: the start-up cost on
+ * this machine now (~60-100 ms when idle, several times that on a loaded one).
+ */
+async function startupMs(): Promise<number> {
+  const dir = Deno.makeTempDirSync({ prefix: "djdns-crash-warmup-" });
+  const t0 = performance.now();
+  const child = spawnFixture("crash_writer.ts", dir, { stdout: "piped", stderr: "null" });
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let seen = "";
+    while (!/^ready/m.test(seen)) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error("the writer exited before it was ready");
+      seen += value;
+    }
+    return performance.now() - t0;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel().catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 Deno.test("store crash: 50 SIGKILLs never lose a reported batch nor leave half of one", async () => {
+  // Kill times span creation, open and the write loop whatever the machine's load.
+  const startup = await startupMs();
   const dir = Deno.makeTempDirSync({ prefix: "djdns-crash-" });
   const rand = prng(SEED);
   let reported = 0; // highest batch any child reported committed
@@ -32,8 +59,7 @@ Deno.test("store crash: 50 SIGKILLs never lose a reported batch nor leave half o
   let killedUnreported = 0;
   try {
     for (let k = 0; k < KILLS; k++) {
-      // Writer start-up is ~60-100 ms; the range hits creation, open and the write loop.
-      const delay = 20 + Math.floor(rand() * 260);
+      const delay = 20 + Math.floor(rand() * (startup + 200));
       const log = await runAndKill(dir, delay);
       if (!log.some((l) => l.startsWith("ready"))) killedBeforeReady++;
       for (const line of log) {
@@ -79,7 +105,8 @@ Deno.test("store crash: 50 SIGKILLs never lose a reported batch nor leave half o
     }
     console.log(
       `crash test: ${KILLS} kills, ${stored} batches (${stored * BATCH_EVENTS} events) stored, ` +
-        `${killedBeforeReady} kills before ready, ${killedUnreported} commits caught unreported`,
+        `${killedBeforeReady} kills before ready, ${killedUnreported} commits caught unreported ` +
+        `(start-up ${Math.round(startup)} ms)`,
     );
     assert.ok(stored > 0, "the writer never committed anything; the test did not test");
   } finally {

@@ -58,6 +58,14 @@ Deno.test("testnet: up, dig every node, make the printed change, down, up again"
       assert.equal(await short(n.dns, "www.example.test"), "192.0.2.10");
       assert.equal(await short(n.dns, "alias.demo.test"), "www.example.test.\n192.0.2.10");
     }
+    // The trace exactly as printed.
+    const trace = /^ {2}djdns (resolve .*) \\\n\s+(\S+)/m.exec(t.stdout())!;
+    const r = await djdns(...`${trace[1]} ${trace[2]}`.split(/\s+/));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`;; {3}page ${pages.root} head ${pages.root} `));
+    assert.match(r.stdout, new RegExp(`targets djdns:${pages["demo.test"]}`));
+    assert.match(r.stdout, /alias\.demo\.test\.\t60\tIN\tCNAME\twww\.example\.test\./);
+
     // The change exactly as printed.
     const propose = /EV=\$\(djdns (propose .*) \\\n\s+(.*)\)/.exec(t.stdout())!;
     const p = await djdns(...`${propose[1]} ${propose[2]}`.split(/\s+/));

@@ -6,7 +6,8 @@
  * (tests/helpers/upstream_server.ts, `dropAll`). Each server meets, in turn:
  *
  * 1. `flood`: one forwarded name at `--rate` datagrams/s for `--seconds` (issue 11 item 1);
- * 2. `random`: fresh forwarded names (random-subdomain flood), same rate and time;
+ * 2. `random`: a new forwarded name every 50 ms, same rate and time;
+ * 2b. `unique`: a new forwarded name in every datagram (random-subdomain flood);
  * 3. `tcp`: 100 TCP connections pipelining 20,000 queries each and never reading, closed after
  *    3 s (item 2);
  * 4. `slowloris`: 150 one-byte TCP connections, then one real TCP query (item 3).
@@ -50,7 +51,7 @@ const { values } = parseArgs({
     rate: { type: "string", default: "40000" },
     seconds: { type: "string", default: "5" },
     servers: { type: "string", default: "djdns,unbound,dnsmasq" },
-    attacks: { type: "string", default: "flood,random,tcp,slowloris" },
+    attacks: { type: "string", default: "flood,random,unique,tcp,slowloris" },
     baseline: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -58,7 +59,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "usage: attack_dns.ts [--rate N] [--seconds S] [--servers djdns,unbound,dnsmasq,baseline] " +
-      "[--attacks flood,random,tcp,slowloris] [--baseline DIR]",
+      "[--attacks flood,random,unique,tcp,slowloris] [--baseline DIR]",
   );
   Deno.exit(0);
 }
@@ -197,6 +198,16 @@ async function attack(s: Server, kind: string): Promise<Figures> {
         batch: 50,
       });
     }
+  } else if (kind === "unique") {
+    const tag = Math.random().toString(36).slice(2, 8);
+    sent = await floodUdp({
+      port: s.port,
+      spec: { name: "x.example.net" },
+      make: (i) => ({ name: `u${i}-${tag}.example.net` }),
+      durationMs: seconds * 1000,
+      maxPackets: rate * seconds,
+      rate,
+    });
   } else if (kind === "tcp") {
     sent = await tcpNoRead({
       port: s.port,

@@ -7,9 +7,9 @@
  *
  *   git archive REV lib | tar -x -C /tmp/before
  *   deno run --allow-read --v8-flags=--enable-experimental-regexp-engine \
- *     tools/request_path_bench.ts --before /tmp/before [--rounds 5] [--n 300000]
+ *     tools/request_path_bench.ts --before /tmp/before [--after DIR] [--rounds 5] [--n 300000]
  *
- * The "before" tree must be a revision from before lib/dns/question.ts existed (the forwarder
+ * `--after` defaults to this source tree. The "before" tree must be a revision from before lib/dns/question.ts existed (the forwarder
  * then took text names): the adapters below know both shapes of the forward call.
  *
  * @module
@@ -22,6 +22,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     before: { type: "string" },
+    after: { type: "string" },
     rounds: { type: "string", default: "5" },
     n: { type: "string", default: "300000" },
   },
@@ -122,7 +123,7 @@ async function timeMisses(t: Tree): Promise<number> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const before = await load(values.before.replace(/\/$/, ""), "before");
-const after = await load(HERE.replace(/\/$/, ""), "after");
+const after = await load((values.after ?? HERE).replace(/\/$/, ""), "after");
 // Warm-up: let both trees reach optimized code.
 for (const t of [before, after]) {
   timeHits(t);

@@ -31,6 +31,9 @@ command -v kdig >/dev/null 2>&1 || missing+=(knot-dnsutils)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# A non-root process with one capability (tests/port53_test.ts).
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+command -v ps >/dev/null 2>&1 || missing+=(procps)
 # Zone files exported by `djdns zone export` are checked by BIND's and Knot's zone checkers.
 command -v named-checkzone >/dev/null 2>&1 || missing+=(bind9-utils)
 command -v kzonecheck >/dev/null 2>&1 || missing+=(knot-dnssecutils)

@@ -6,6 +6,8 @@
  */
 import { openAnchor, type PageLog, type SignedObject, type TrustAnchor } from "../page/mod.ts";
 
+const BUILD = { source: "build", trusted: true } as const;
+
 /**
  * Opens `anchor` and adds the `bundle`'s objects of that page (events before approvals and
  * evidence, in the bundle's order). Throws when the anchor or any object fails verification:
@@ -17,9 +19,11 @@ export function anchorLog(anchor: TrustAnchor, bundle: readonly SignedObject[]):
   const ordered = [...bundle].sort((a, b) => rank(a) - rank(b));
   for (const [i, o] of ordered.entries()) {
     try {
-      if (o.type === "event") log.addEvent(o);
-      else if (o.type === "approval") log.addApproval(o);
-      else if (o.type === "evidence") log.addEvidence(o);
+      // Part of the build: verified like any object, but not bounded by the log's pools (all
+      // events come before their approvals here).
+      if (o.type === "event") log.addEvent(o, BUILD);
+      else if (o.type === "approval") log.addApproval(o, BUILD);
+      else if (o.type === "evidence") log.addEvidence(o, BUILD);
       else throw new Error(`a ${o.type} does not belong in a root bundle`);
     } catch (e) {
       throw new Error(`root bundle object ${i} (${o.type}): ${(e as Error).message}`);

@@ -75,7 +75,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   zone: withNodeClient(async () => (await import("./zone.ts")).zoneMain),
   import: async () => (await import("./import.ts")).importMain,
   testnet: async () => (await import("./testnet.ts")).testnetMain,
-  prove: async () => (await import("./prove.ts")).proveMain,
+  prove: withNodeClient(async () => (await import("./prove.ts")).proveMain),
   "verify-proof": async () => (await import("./prove.ts")).verifyProofMain,
 };
 

@@ -305,6 +305,7 @@ async function nodeAccess(addr: string): Promise<PageAccess> {
   }
   const pendingByPage = new Map<string, SignedObject[]>();
   const publish = async (added: SignedObject[]) => {
+    if (added.length === 0) return;
     try {
       await client.publish(addr, added);
     } catch (e) {
@@ -354,7 +355,8 @@ export async function reportErrors(body: () => Promise<number>): Promise<number>
     return await body();
   } catch (e) {
     if (e instanceof InputError || e instanceof StoreError) {
-      console.error(`djdns: ${e.message}`);
+      // One line, whatever a message quotes (a JSON error quotes the input it choked on).
+      console.error(`djdns: ${e.message.replace(/\s*[\r\n]+\s*/g, " ")}`);
       return 1;
     }
     throw e;

@@ -9,13 +9,14 @@ import { anchorLog } from "../anchor/bundle.ts";
 import { ROOT_ANCHOR, ROOT_BUNDLE } from "../anchor/root_anchor.ts";
 import { typeName, typeNumber } from "../dns/types.ts";
 import { openAnchor, type PageLog, type TrustAnchor } from "../page/mod.ts";
-import { buildProof, type Proof, ProofError, verifyProof } from "../proof/mod.ts";
+import { buildProof, type Proof, ProofError, resolveOver, verifyProof } from "../proof/mod.ts";
 import type { Answer } from "../dns/message.ts";
 import { formatRecord } from "./resolve.ts";
 import {
   idArg,
   InputError,
   openData,
+  pageAccess,
   readInputFile,
   reportErrors,
   storedLog,
@@ -27,7 +28,8 @@ import { parseCommandLine, UsageError } from "./usage.ts";
 const MAX_PROOF_BYTES = 64 * 1024 * 1024;
 
 /** Help of `djdns prove`. */
-export const PROVE_HELP = `Usage: djdns prove NAME [TYPE] --out FILE [--data DIR] [--anchor FILE]
+export const PROVE_HELP =
+  `Usage: djdns prove NAME [TYPE] --out FILE [--data DIR | --node HOST:PORT] [--anchor FILE]
 
 Write a proof that NAME (TYPE, default A) resolves as the registry answers it: the question,
 the answer, and for every signed page the resolution walks, its genesis, its checkpoint chain
@@ -39,6 +41,8 @@ Options:
   --out FILE               where to write the proof
   --data DIR               data directory holding the verified pages (default: $XDG_DATA_HOME/djdns,
                            else ~/.local/share/djdns); read without locking
+  --node HOST:PORT         fetch the pages from a running node instead (through its gossip
+                           port; each is verified here, the node is not trusted)
   --anchor FILE            the root trust anchor (default: the one embedded in this build)
   -h, --help               show this help`;
 
@@ -75,11 +79,81 @@ function printAnswer(rcode: number, answers: readonly Answer[]): void {
   for (const a of answers) console.log(formatRecord(a));
 }
 
+/** The proof from the verified pages of a data directory (read without locking). */
+async function proveFromData(
+  dir: string | undefined,
+  anchor: TrustAnchor,
+  anchorFile: string | undefined,
+  name: string,
+  qtype: string,
+): Promise<Proof> {
+  const store = openData(dir, "read");
+  try {
+    const logs = new Map<string, PageLog>();
+    const lookup = (id: string) => {
+      if (!logs.has(id)) {
+        try {
+          logs.set(id, storedLog(store, idArg(id)));
+        } catch {
+          return undefined;
+        }
+      }
+      return logs.get(id);
+    };
+    // The root: as the data directory holds it, else the anchor (with the build's bundle).
+    let root = lookup(anchor.page);
+    if (!root) {
+      root = anchorFile === undefined ? anchorLog(ROOT_ANCHOR, ROOT_BUNDLE) : openAnchor(anchor);
+    }
+    return await buildProof(root, lookup, name, qtype);
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The proof from the pages a running node holds: each page the walk reaches is fetched through
+ * the node's gossip port and verified here from its genesis (the node is not trusted; the proof
+ * is checked again by whoever verifies it). At most 16 rounds: the resolver's page depth.
+ */
+async function proveThroughNode(
+  values: Record<string, unknown>,
+  anchor: TrustAnchor,
+  name: string,
+  qtype: string,
+): Promise<Proof> {
+  const access = await pageAccess({ node: values.node });
+  try {
+    const logs = new Map<string, PageLog>([[anchor.page, await access.load(anchor.page)]]);
+    for (let round = 0; round < 16; round++) {
+      const missing = new Set<string>();
+      const lookup = (id: string) => {
+        const log = logs.get(id);
+        if (!log) missing.add(id);
+        return log;
+      };
+      await resolveOver(logs.get(anchor.page)!, lookup, name, qtype).catch(() => {});
+      if (missing.size === 0) break;
+      for (const id of missing) {
+        try {
+          logs.set(id, await access.load(id));
+        } catch (e) {
+          throw new InputError(`page ${id} on the walk: ${(e as Error).message}`);
+        }
+      }
+    }
+    return await buildProof(logs.get(anchor.page)!, (id) => logs.get(id), name, qtype);
+  } finally {
+    access.close();
+  }
+}
+
 /** Runs `djdns prove …`. */
 export async function proveMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     out: { type: "string" },
     data: { type: "string" },
+    node: { type: "string" },
     anchor: { type: "string" },
     help: { type: "boolean", short: "h" },
   }, 2);
@@ -92,34 +166,20 @@ export async function proveMain(args: string[]): Promise<number> {
   const qtype = qtypeArg(rawType);
   const out = values.out as string | undefined;
   if (!out) throw new UsageError("prove needs --out FILE");
+  if (values.data !== undefined && values.node !== undefined) {
+    throw new UsageError("--data and --node exclude each other");
+  }
   return await reportErrors(async () => {
     const anchorFile = values.anchor as string | undefined;
     const anchor = await anchorOf(anchorFile);
-    const store = openData(values.data as string | undefined, "read");
     let proof: Proof;
     try {
-      const logs = new Map<string, PageLog>();
-      const lookup = (id: string) => {
-        if (!logs.has(id)) {
-          try {
-            logs.set(id, storedLog(store, idArg(id)));
-          } catch {
-            return undefined;
-          }
-        }
-        return logs.get(id);
-      };
-      // The root: as the data directory holds it, else the anchor (with the build's bundle).
-      let root = lookup(anchor.page);
-      if (!root) {
-        root = anchorFile === undefined ? anchorLog(ROOT_ANCHOR, ROOT_BUNDLE) : openAnchor(anchor);
-      }
-      proof = await buildProof(root, lookup, name, qtype);
+      proof = await (values.node !== undefined
+        ? proveThroughNode(values, anchor, name, qtype)
+        : proveFromData(values.data as string | undefined, anchor, anchorFile, name, qtype));
     } catch (e) {
       if (e instanceof ProofError) throw new InputError(e.message);
       throw e;
-    } finally {
-      store.close();
     }
     const text = JSON.stringify(proof) + "\n";
     await writeFileAtomic(out, text);

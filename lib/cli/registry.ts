@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { TrustAnchor } from "../page/mod.ts";
 import { openStore, resolveDataDir, type Store, StoreError } from "../store/mod.ts";
 import {
   createForwarder,
@@ -56,6 +57,7 @@ export const REGISTRY_HELP =
 export async function loadRegistry(
   values: Record<string, unknown>,
   writable: boolean,
+  anchor?: TrustAnchor,
 ): Promise<Registry> {
   const dir = values.pages as string | undefined;
   if (dir === undefined && values.root !== undefined) throw new UsageError("--root needs --pages");
@@ -76,6 +78,7 @@ export async function loadRegistry(
       rootFile: values.root as string | undefined,
       store,
       dataDir,
+      anchor,
     });
   } catch (e) {
     store?.close();

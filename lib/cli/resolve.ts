@@ -16,6 +16,7 @@ import {
 import { parseCommandLine, UsageError } from "./usage.ts";
 import type { Answer } from "../dns/message.ts";
 import { question } from "../dns/question.ts";
+import { readAnchorFile } from "./anchor_file.ts";
 import type { PageSnapshot } from "../sources/files.ts";
 import { openStore, resolveDataDir, type Store } from "../store/mod.ts";
 
@@ -27,7 +28,10 @@ starting it, and print the answer.
 
 Options:
 ${REGISTRY_HELP}
-  --trace                  print which pages and branches were walked
+  --anchor FILE            the root trust anchor (from 'djdns anchor export'; default: the
+                           anchor embedded in this build)
+  --trace                  print which pages and branches were walked, and the signed
+                           pages with their heads, selectors and targets
   -h, --help               show this help`;
 
 const RCODE_NAMES: Record<number, string> = {
@@ -131,6 +135,7 @@ function signedPagesWalked(
 export async function resolveMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     ...REGISTRY_OPTIONS,
+    anchor: { type: "string" },
     trace: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, 2);
@@ -143,9 +148,15 @@ export async function resolveMain(args: string[]): Promise<number> {
   const qtype = typeNumber(rawType);
   if (qtype === undefined) throw new UsageError(`unknown record type '${rawType}'`);
   const type = typeName(qtype);
+  if (values.anchor !== undefined && values.pages !== undefined) {
+    throw new UsageError("--anchor and --pages exclude each other");
+  }
   let registry;
   try {
-    registry = await loadRegistry(values, false);
+    const anchor = values.anchor === undefined
+      ? undefined
+      : await readAnchorFile(values.anchor as string);
+    registry = await loadRegistry(values, false, anchor);
   } catch (e) {
     if (e instanceof UsageError) throw e;
     console.error(`djdns: cannot load the registry: ${(e as Error).message}`);

@@ -23,6 +23,7 @@ Options:
   --json                   print the status document as JSON
   -h, --help               show this help`;
 
+// What a node sent: the status document of lib/node, every part optional (an older or newer node).
 type Status = Partial<NetStatus>;
 
 /** Runs `djdns status`; returns the exit status. */

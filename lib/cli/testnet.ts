@@ -212,6 +212,7 @@ async function up(dir: string, count: number): Promise<number> {
           unusedMs: 7 * 86_400_000,
           syncIntervalMs: 5_000,
           fetchDeadlineMs: 1500,
+          targetPeers: 8,
         },
       });
       nodes.push(node);
@@ -234,7 +235,8 @@ async function up(dir: string, count: number): Promise<number> {
     "Query any node:",
     `  dig @127.0.0.1 -p ${port(info[0].dns)} www.example.test`,
     `  dig @127.0.0.1 -p ${port(last.dns)} alias.demo.test`,
-    `  djdns resolve --data ${info[0].data} --trace www.demo.test   # (after 'testnet down')`,
+    `  djdns resolve --anchor ${n.anchor} --data ${info[0].data} --no-upstream --trace \\`,
+    "        alias.demo.test     # the walk through the signed pages, with their heads",
     "",
     "Make a change: moderator 1 proposes at the first node, moderator 2 approves at the last",
     "(content changes need 0.34 of the three moderators' weight, so two of them):",

@@ -15,7 +15,7 @@ import { buildQuery, checkReply, isTruncated, type Question, rcodeOf } from "../
 import { typeName } from "../dns/types.ts";
 import { httpsExchange } from "./https.ts";
 import { tcpExchange } from "./tcp.ts";
-import { tlsExchange } from "./tls.ts";
+import { createTlsPool } from "./tls.ts";
 import { ExchangeError, udpExchange } from "./udp.ts";
 import type {
   Forwarder,
@@ -85,6 +85,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const counts = createUpstreamStats();
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
+  // DoT sessions, reused across queries (RFC 7858 §3.4).
+  const tls = createTlsPool({ caCerts: options.caCerts });
   // One HTTP client for every HTTPS upstream: it pools their connections (and HTTP/2 streams).
   let client: Deno.HttpClient | undefined;
   const httpClient = () =>
@@ -130,7 +132,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       let reply;
       if (upstream.protocol === "tls") {
         transport = "tls";
-        reply = await exchange((o) => tlsExchange({ ...o, caCerts: options.caCerts }));
+        reply = await exchange(tls.exchange);
       } else if (upstream.protocol === "https") {
         transport = "https";
         reply = await exchange((o) => httpsExchange({ ...o, client: httpClient() }));
@@ -281,6 +283,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     },
     async close() {
       closing.abort();
+      tls.close();
       await Promise.all(inFlight);
       client?.close();
     },

@@ -7,12 +7,9 @@
  *
  * @module
  */
+import { DOH_MEDIA_TYPE, mediaType, readMessage } from "../dns/doh.ts";
 import type { UdpExchangeOptions } from "./udp.ts";
 import { ExchangeError } from "./udp.ts";
-
-/** The largest DNS message a DoH reply may carry. */
-const MAX_MESSAGE = 65535;
-const MEDIA_TYPE = "application/dns-message";
 
 /** Options of {@linkcode httpsExchange}. */
 export interface HttpsExchangeOptions extends UdpExchangeOptions {
@@ -39,7 +36,7 @@ export async function httpsExchange(options: HttpsExchangeOptions): Promise<Uint
   try {
     const res = await fetch(dohUrl(upstream), {
       method: "POST",
-      headers: { "content-type": MEDIA_TYPE, accept: MEDIA_TYPE },
+      headers: { "content-type": DOH_MEDIA_TYPE, accept: DOH_MEDIA_TYPE },
       body: query.slice(),
       client,
       signal,
@@ -48,24 +45,13 @@ export async function httpsExchange(options: HttpsExchangeOptions): Promise<Uint
       await res.body?.cancel();
       throw new ExchangeError(`http status ${res.status}`);
     }
-    const type = (res.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    if (type !== MEDIA_TYPE) {
+    const type = mediaType(res.headers.get("content-type"));
+    if (type !== DOH_MEDIA_TYPE) {
       await res.body?.cancel();
       throw new ExchangeError(`content type ${type || "missing"}`);
     }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of res.body ?? []) {
-      size += chunk.length;
-      if (size > MAX_MESSAGE) throw new ExchangeError("reply too large");
-      chunks.push(chunk);
-    }
-    const bytes = new Uint8Array(size);
-    let off = 0;
-    for (const c of chunks) {
-      bytes.set(c, off);
-      off += c.length;
-    }
+    const bytes = await readMessage(res.body);
+    if (bytes === null) throw new ExchangeError("reply too large");
     if (!accept(bytes)) throw new ExchangeError("reply does not answer the query");
     return bytes;
   } catch (err) {

@@ -81,12 +81,14 @@ export async function tcpExchange(options: TcpExchangeOptions): Promise<Uint8Arr
   }
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+/** Writes all of `data`. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < data.length) offset += await conn.write(data.subarray(offset));
 }
 
-async function readExact(conn: Deno.Conn, length: number): Promise<Uint8Array> {
+/** Reads exactly `length` bytes; an `ExchangeError` when the stream ends first. */
+export async function readExact(conn: Deno.Conn, length: number): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let offset = 0;
   while (offset < length) {
@@ -97,7 +99,8 @@ async function readExact(conn: Deno.Conn, length: number): Promise<Uint8Array> {
   return out;
 }
 
-function safeClose(conn: Deno.Conn): void {
+/** Closes `conn`, ignoring that it may be closed already. */
+export function safeClose(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch {

@@ -74,10 +74,14 @@ export interface ClaimTable {
 
 interface MutableParentClaims {
   byKey: Map<string, KeyClaims>;
+  /** Shared and empty until the first equivocation here (most parents have none). */
   excluded: Set<string>;
   version: number;
   decided: boolean;
 }
+
+// The excluded set of every parent without equivocators; never written (writers copy first).
+const NONE: Set<string> = new Set();
 
 /** Builds an evidence object from two approvals by one key of two children of one parent. */
 export function evidenceOf(a: Approval, b: Approval): Evidence {
@@ -101,7 +105,7 @@ export function createClaimTable(isDecided: (parent: string) => boolean): ClaimT
     record(a) {
       let pc = parents.get(a.parent);
       if (pc === undefined) {
-        pc = { byKey: new Map(), excluded: new Set(), version: 0, decided: isDecided(a.parent) };
+        pc = { byKey: new Map(), excluded: NONE, version: 0, decided: isDecided(a.parent) };
         parents.set(a.parent, pc);
       }
       const c = pc.byKey.get(a.key);
@@ -120,6 +124,7 @@ export function createClaimTable(isDecided: (parent: string) => boolean): ClaimT
       } else return { fresh: true, equivocated: false };
       pc.byKey.set(a.key, next);
       if (c.second !== undefined) return { fresh: true, equivocated: false };
+      if (pc.excluded === NONE) pc.excluded = new Set();
       pc.excluded.add(a.key);
       pc.version++;
       return { fresh: true, equivocated: true };
@@ -150,7 +155,7 @@ export function createClaimTable(isDecided: (parent: string) => boolean): ClaimT
       if (pc === undefined) {
         parents.set(
           parent,
-          pc = { byKey: new Map(), excluded: new Set(), version: 0, decided: true },
+          pc = { byKey: new Map(), excluded: NONE, version: 0, decided: true },
         );
         return { dropped, kept };
       }

@@ -164,8 +164,14 @@ export function validateNextGovernance(
   value: unknown,
   where = "governance",
 ): Governance {
-  return checkGovernance(value, where, prev);
+  const g = checkGovernance(value, where, prev);
+  // Its vote table, when asked for, is derived from prev's (see voteTable).
+  if (g !== prev) derivedFrom.set(g, prev);
+  return g;
 }
+
+/** Governance made by an event → the valid governance it was made from. */
+const derivedFrom = new WeakMap<Governance, Governance>();
 
 function checkGovernance(value: unknown, where: string, prev: Governance | undefined): Governance {
   if (!isObject(value)) fail(where, "must be an object");
@@ -203,22 +209,39 @@ const tables = new WeakMap<object, VoteTable>();
 
 /**
  * The vote table of a validated governance section, cached per (immutable) governance object:
- * a page's governance changes rarely, so consecutive events share one table.
+ * a page's governance changes rarely, so consecutive events share one table. The table of a
+ * governance an event made from another is derived from that one's table, changing only the
+ * participants the event changed (copying the maps is cheap next to building them).
  */
 export function voteTable(g: Governance): VoteTable {
   let t = tables.get(g);
   if (t) return t;
+  const prev = derivedFrom.get(g);
+  const pt = prev && tables.get(prev);
+  t = pt !== undefined ? derive(pt, prev!, g) : build(g);
+  tables.set(g, t);
+  return t;
+}
+
+type Edges = Array<readonly [string, number]>;
+
+function edgesOf(p: Participant): Edges | undefined {
+  if (!p.delegations) return undefined;
+  return Object.keys(p.delegations).sort().map((d) =>
+    [d, Math.round(p.delegations![d] * PPM)] as const
+  );
+}
+
+function build(g: Governance): VoteTable {
   const power = new Map<string, number>();
-  const delegations = new Map<string, Array<readonly [string, number]>>();
-  const delegators = new Map<string, Array<readonly [string, number]>>();
+  const delegations = new Map<string, Edges>();
+  const delegators = new Map<string, Edges>();
   let totalWeight = 0;
   for (const [key, p] of Object.entries(g.participants)) {
     totalWeight += p.weight;
     power.set(key, p.weight * PPM);
-    if (p.delegations) {
-      const edges = Object.keys(p.delegations).sort().map((d) =>
-        [d, Math.round(p.delegations![d] * PPM)] as const
-      );
+    const edges = edgesOf(p);
+    if (edges) {
       delegations.set(key, edges);
       for (const [d, ppm] of edges) {
         let back = delegators.get(d);
@@ -227,7 +250,7 @@ export function voteTable(g: Governance): VoteTable {
       }
     }
   }
-  t = {
+  return {
     totalWeight,
     contentPpm: Math.round(g.thresholds.content * PPM),
     membershipPpm: Math.round(g.thresholds.membership * PPM),
@@ -235,6 +258,48 @@ export function voteTable(g: Governance): VoteTable {
     delegations,
     delegators,
   };
-  tables.set(g, t);
-  return t;
+}
+
+function derive(pt: VoteTable, prev: Governance, g: Governance): VoteTable {
+  const thresholds = {
+    contentPpm: Math.round(g.thresholds.content * PPM),
+    membershipPpm: Math.round(g.thresholds.membership * PPM),
+  };
+  if (g.participants === prev.participants) return { ...pt, ...thresholds };
+  const before = prev.participants;
+  const after = g.participants;
+  const power = new Map(pt.power);
+  const delegations = new Map(pt.delegations);
+  const delegators = new Map(pt.delegators);
+  let totalWeight = pt.totalWeight;
+  const remove = (key: string): void => {
+    const p = power.get(key);
+    if (p === undefined) return;
+    totalWeight -= p / PPM;
+    power.delete(key);
+    const old = delegations.get(key);
+    if (old === undefined) return;
+    delegations.delete(key);
+    for (const [d] of old) {
+      const back = delegators.get(d)!.filter(([k]) => k !== key);
+      if (back.length > 0) delegators.set(d, back);
+      else delegators.delete(d);
+    }
+  };
+  // Entries shared with prev (copy-on-write keeps every entry the event did not touch) are the
+  // same participants: only the others change the table.
+  for (const key of Object.keys(after)) {
+    const p = after[key];
+    if (Object.hasOwn(before, key) && before[key] === p) continue;
+    remove(key);
+    totalWeight += p.weight;
+    power.set(key, p.weight * PPM);
+    const edges = edgesOf(p);
+    if (edges) {
+      delegations.set(key, edges);
+      for (const [d, ppm] of edges) delegators.set(d, [...(delegators.get(d) ?? []), [key, ppm]]);
+    }
+  }
+  for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) remove(key);
+  return { totalWeight, ...thresholds, power, delegations, delegators };
 }

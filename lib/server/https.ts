@@ -10,6 +10,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { DOH_MEDIA_TYPE, MAX_DOH_MESSAGE, mediaType, readMessage } from "../dns/doh.ts";
 import { scanMessage } from "../dns/wire.ts";
 import type { Origin, Responder } from "./responder.ts";
 import type { TlsKeyPair } from "./tls.ts";
@@ -18,9 +19,6 @@ const log = getLogger(["djdns", "https"]);
 
 /** The path RFC 8484 suggests, and the only one served. */
 export const DOH_PATH = "/dns-query";
-const MEDIA_TYPE = "application/dns-message";
-/** Largest DNS message: what a TCP length prefix can say. */
-const MAX_MESSAGE = 65535;
 
 /** Bounds of the DoH face. */
 export interface HttpsLimits {
@@ -53,27 +51,6 @@ function decodeBase64Url(s: string): Uint8Array | null {
   } catch {
     return null;
   }
-}
-
-// Reads a body of at most MAX_MESSAGE bytes; null when it is longer.
-async function readBody(req: Request): Promise<Uint8Array | null> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > MAX_MESSAGE) return null;
-  if (!req.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > MAX_MESSAGE) return null;
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /**
@@ -110,13 +87,19 @@ export function serveHttps(
     if (req.method === "GET") {
       const param = url.searchParams.get("dns");
       if (param === null) return text(400, "missing dns parameter");
-      if (param.length > Math.ceil((MAX_MESSAGE * 4) / 3) + 2) return text(413, "query too large");
+      if (param.length > Math.ceil((MAX_DOH_MESSAGE * 4) / 3) + 2) {
+        return text(413, "query too large");
+      }
       message = decodeBase64Url(param);
       if (message === null) return text(400, "dns parameter is not base64url");
     } else if (req.method === "POST") {
-      const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-      if (type !== MEDIA_TYPE) return text(415, `content type must be ${MEDIA_TYPE}`);
-      message = await readBody(req);
+      if (mediaType(req.headers.get("content-type")) !== DOH_MEDIA_TYPE) {
+        return text(415, `content type must be ${DOH_MEDIA_TYPE}`);
+      }
+      if (Number(req.headers.get("content-length") ?? "0") > MAX_DOH_MESSAGE) {
+        return text(413, "query too large");
+      }
+      message = await readMessage(req.body);
       if (message === null) return text(413, "query too large");
     } else {
       return text(405, "use GET or POST", { allow: "GET, POST" });
@@ -125,7 +108,7 @@ export function serveHttps(
     const reply = await responder.handle(message, origin);
     if (reply === null) return text(400, "not a DNS query");
     return new Response(reply.slice(), {
-      headers: { "content-type": MEDIA_TYPE, "cache-control": `max-age=${maxAge(reply)}` },
+      headers: { "content-type": DOH_MEDIA_TYPE, "cache-control": `max-age=${maxAge(reply)}` },
     });
   }
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { NetStatus } from "../node/mod.ts";
 import type { TreeKind, TreeNode } from "./tree.ts";
 
 /** Escapes text for HTML and SVG text and attribute values. */
@@ -103,14 +104,7 @@ export interface StatusView {
   /** Gossip addresses (multiaddrs), when the network runs. */
   gossip?: string[];
   /** Followed pages with their heads and lag, when the network runs. */
-  followed?: {
-    page: string;
-    head: string;
-    height: number;
-    objects: number;
-    lag: number;
-    root: boolean;
-  }[];
+  followed?: NetStatus["pages"];
   /** The network's counters (accepted, ignored, rejected by reason, sync, fetch…). */
   netCounters?: Record<string, number>;
   tree: TreeNode;

@@ -60,6 +60,8 @@ export async function floodUdp(opts: {
   batch?: number;
   /** Datagrams per second at most (default: as fast as the socket takes them). */
   rate?: number;
+  /** A different query per datagram (the `i`-th sent), instead of `spec` every time. */
+  make?: (i: number) => QuerySpec;
 }): Promise<number> {
   const host = opts.host ?? "127.0.0.1";
   const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
@@ -81,7 +83,7 @@ export async function floodUdp(opts: {
       await new Promise<void>((resolve) => {
         let left = n;
         for (let i = 0; i < n; i++) {
-          const q = query.slice();
+          const q = opts.make ? buildQuery(opts.make(sent + i)) : query.slice();
           q[0] = (sent + i) >> 8;
           q[1] = (sent + i) & 0xff;
           socket.send(q, opts.port, host, () => {
