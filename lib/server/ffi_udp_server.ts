@@ -141,8 +141,10 @@ export function serveOn(
     while (!stopped) {
       let turns = 0;
       try {
-        for (let n; !draining && turns < BATCHES_PER_TURN && (n = sock.receive()) > 0; turns++) {
-          handleBatch(n);
+        // While draining, datagrams are read and ignored (as the node:dgram face ignores them):
+        // left unread, they would keep the socket readable and the wait below would spin.
+        for (let n; turns < BATCHES_PER_TURN && (n = sock.receive()) > 0; turns++) {
+          if (!draining) handleBatch(n);
         }
         failures = 0;
       } catch (err) {
