@@ -255,7 +255,9 @@ export async function runMain(args: string[]): Promise<number> {
       forwarder,
       encrypted,
       gossip,
-      operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
+      operator: metricsAt && ((
+        { registry, responder, counters, listen: served, netStatus, storeCheck },
+      ) => {
         try {
           const op = startOperatorPort(metricsAt.host, metricsAt.port, {
             registry,
@@ -266,6 +268,7 @@ export async function runMain(args: string[]): Promise<number> {
             forwarder,
             netStatus,
             dataDir,
+            storeCheck,
           });
           return {
             close: () => op.close(),
