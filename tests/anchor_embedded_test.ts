@@ -9,6 +9,7 @@ import {
 } from "../lib/anchor/root_anchor.ts";
 import { approve, objectId, proposeEvent } from "../lib/page/mod.ts";
 import { dig, djdnsTaskArgs, run, startDjdns } from "./helpers/djdns.ts";
+import { testRoot } from "./helpers/net.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -139,6 +140,41 @@ Deno.test("compile task: verifies a production anchor and names DENORT_BIN when 
     );
     assert.match(good.stderr, new RegExp(`embedding root ${ROOT_PAGE_ID}`));
     assert.match(good.stderr, /DENORT_BIN/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run --anchor FILE: another root replaces the embedded one, with a warning; a bad file is one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "djdns-anchor-file-" });
+  try {
+    const { anchorText } = testRoot("www.other.test", "192.0.2.99");
+    await Deno.writeTextFile(`${dir}/anchor.json`, anchorText);
+    const server = await startDjdns([
+      "--anchor",
+      `${dir}/anchor.json`,
+      "--data",
+      `${dir}/data`,
+      "--no-upstream",
+    ]);
+    try {
+      const r = await dig(server.port, "+short", "www.other.test", "A");
+      assert.equal(r.stdout.trim(), "192.0.2.99");
+      assert.match(server.log(), /replaces the one embedded in this build/);
+      assert.doesNotMatch(server.log(), /TESTNET/);
+    } finally {
+      await server.stop();
+    }
+    const missing = await djdns("run", "--anchor", `${dir}/nope.json`, "--data", `${dir}/d2`);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /^djdns: cannot read the anchor: anchor file .*nope\.json: no such file$/m,
+    );
+    await Deno.writeTextFile(`${dir}/bad.json`, "{}");
+    const bad = await djdns("run", "--anchor", `${dir}/bad.json`, "--data", `${dir}/d3`);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /cannot read the anchor: .*bad\.json/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

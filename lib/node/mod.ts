@@ -22,6 +22,7 @@ import { serveTcp } from "../server/tcp.ts";
 import { serveHttps } from "../server/https.ts";
 import { serveTls, type TlsKeyPair } from "../server/tls.ts";
 import { serveUdp } from "../server/udp.ts";
+import { serveUdpNative } from "../server/ffi_udp_server.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { openPageSet, type PageSet } from "./pages.ts";
 import {
@@ -82,8 +83,8 @@ export interface GossipConfig {
   syncIntervalMs: number;
   /** Deadline of an on-demand page fetch while a query waits (ms). */
   fetchDeadlineMs: number;
-  /** Peers learned from others are dialed while fewer are connected. */
-  targetPeers: number;
+  /** Peers learned from others are dialed while fewer are connected (default 8). */
+  targetPeers?: number;
 }
 
 /** Everything a node needs, parsed and validated by the CLI. */
@@ -106,6 +107,11 @@ export interface NodeConfig {
   maxConnections: number;
   /** Most TCP connections from one address (/32, /64); loopback counts only towards the total. */
   maxPerSource: number;
+  /**
+   * UDP on a native socket with batched reads and writes (`--udp-native`, needs --allow-ffi)
+   * instead of a node:dgram socket.
+   */
+  udpNative?: boolean;
   /** Response rate limiting for clients outside loopback; undefined: off. */
   rrl?: { rate: number; slip: number };
   /** Upstreams (empty: forward nothing). */
@@ -265,6 +271,13 @@ async function start(
   }
   const reg = registry;
   for (const err of reg.snapshot.errors) log.error("page not loaded: {err}", { err });
+  if (cfg.pagesDir === undefined && cfg.anchor && cfg.anchor.page !== EMBEDDED_ANCHOR.page) {
+    log.warning(
+      "root anchor {page} given at run time replaces the one embedded in this build ({embedded}): " +
+        "every answer now traces back to that file",
+      { page: cfg.anchor.page, embedded: EMBEDDED_ANCHOR.page },
+    );
+  }
   if (cfg.pagesDir === undefined && (cfg.anchor ?? EMBEDDED_ANCHOR).page === TESTNET_PAGE_ID) {
     log.warning(
       "root anchor: the public TESTNET root {page} (its keys are published; anyone can change " +
@@ -322,7 +335,9 @@ async function start(
   for (const l of cfg.listen) {
     let udp;
     try {
-      udp = await serveUdp(l.host, l.port, resp, recursion, rateLimit);
+      udp = cfg.udpNative
+        ? await serveUdpNative(l.host, l.port, resp, recursion, rateLimit)
+        : await serveUdp(l.host, l.port, resp, recursion, rateLimit);
     } catch (e) {
       throw Object.assign(
         new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),

@@ -469,7 +469,11 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       return signedPage(pageId, r.log.state());
     },
     sweep() {
-      if (opts.follow === "all") return 0;
+      if (opts.follow === "all") {
+        // A full replica retries the linked pages no peer could deliver before.
+        for (const r of [...replicas.values()]) followLinks(r);
+        return 0;
+      }
       let dropped = 0;
       for (const [id, t] of lastUsed) {
         if (id === anchor.page || now() - t < opts.unusedMs) continue;
