@@ -156,11 +156,31 @@ Deno.test("moderator commands: errors are one line, non-zero, and write nothing"
       [2, ["checkpoint", "approve", page, ...ka, ...data], /CHECKPOINT-ID/],
       [1, ["checkpoint", "approve", page, nopage, ...ka, ...data], /not a pending checkpoint/],
       [1, ["checkpoint", "propose", page, ...kz, ...data], /not a participant/],
+      // zone
+      [2, ["zone", "import", page, ...ka, ...data], /FILE/],
+      [1, ["zone", "import", page, `${tmp}/none.zone`, ...ka, ...data], /no such file/],
+      [1, ["zone", "import", page, `${tmp}/a.zone`, ...kz, ...data], /not a participant/],
+      [1, ["zone", "import", page, `${tmp}/bad.zone`, ...ka, ...data], /nothing to add/],
+      [1, ["zone", "import", nopage, `${tmp}/a.zone`, ...ka, ...data], /not in the data/],
+      [1, ["zone", "export", nopage, ...data], /not in the data directory/],
+      [2, ["zone", "export", page, ...ka, ...data], /--key/],
+      // legacy imports
+      [1, ["import", "pages", `${tmp}/nodir`, ...ka, ...data], /no such root page file/],
+      [2, ["import", "deje", `${tmp}/x.json`, ...data], /--key/],
+      [1, ["import", "deje", `${tmp}/a.zone`, ...ka, ...data]],
+      [1, ["import", "pages", tmp, "--root", "junk.key", ...ka, ...data], /not carried/],
+      // proofs
+      [2, ["prove", "a.example", ...data], /--out/],
+      [1, ["prove", "a.example", ...data, "--anchor", `${tmp}/none.json`, "--out", `${tmp}/p`]],
+      [1, ["verify-proof", `${tmp}/none.json`], /no such file/],
+      [1, ["verify-proof", `${tmp}/a.zone`], /not JSON/],
       // page show/log
       [1, ["page", "show", ...data, nopage], /not in the data directory/],
       [2, ["page", "log", ...data, "xyz"], /PAGE-ID/],
       [1, ["page", "list", "--data", `${tmp}/nodata`], /no djdns store/],
     ];
+    await Deno.writeTextFile(`${tmp}/a.zone`, "$ORIGIN example.\n$TTL 60\nq A 192.0.2.9\n");
+    await Deno.writeTextFile(`${tmp}/bad.zone`, "$ORIGIN example.\nq 60 HINFO a b\n");
     let before = await treeHash(tmp);
     for (const [code, args, pattern] of cases) {
       const r = await djdns(...args);

@@ -74,6 +74,24 @@ Deno.test("net fetch: a linked page is fetched while the query waits, then follo
       "the sub-page change at b",
     );
 
+    // A full replica (--follow all) follows the linked page without any query.
+    const full = await startNode(tmp, "c", `${tmp}/anchor.json`, [
+      "--peer",
+      a.hostPort,
+      "--follow",
+      "all",
+    ]);
+    nodes.push(full);
+    await until(
+      async () => {
+        const s = await nodeStatus(full.hostPort) as { pages: { page: string }[] };
+        return s.pages.some((p) => p.page === subId);
+      },
+      20_000,
+      "the full replica to follow the sub-page",
+    );
+    assert.deepEqual(await aRecords(full.port, "new.sub.test"), ["192.0.2.81"]);
+
     // A linked page nobody holds: SERVFAIL within the fetch deadline (1.5 s) plus margin.
     const t0 = performance.now();
     const gone = await dig(b.port, "www.gone.test", "A");

@@ -9,7 +9,8 @@
  * Run (as root it installs dnsperf and dnsmasq when missing):
  *
  *   npx -y deno@2.9.6 run --allow-all tools/bench_dns.ts [--rounds 3] [--seconds 5]
- *     [--variants 1x100,4x200] [--quick] [--baseline DIR]
+ *     [--variants 1x100,4x200] [--quick] [--baseline DIR] [--native] [--no-flood]
+ *     [--flood-only]
  *
  * `--variants` lists dnsperf load shapes as CLIENTSxOUTSTANDING (`-c` and `-q`). `--quick` is
  * one round of 2 s with the first variant. The server is started exactly as the `djdns` task
@@ -20,10 +21,17 @@
  * `git archive REV | tar -x -C DIR`) in the same interleaved rounds, as server "baseline", and
  * prints the median ratios djdns/baseline: the before/after figures of a change.
  *
+ * `--native` also runs djdns with `--udp-native` (the `djdns-ffi` task: the same flags plus
+ * `--allow-ffi`), as server "native". After the dnsperf rounds comes the flood case (see
+ * `floodRounds`; `--no-flood` skips it, `--flood-only` runs only it): every server flooded with
+ * one cached name at the rate dnsmasq sustains, while probes ask other names; the share of
+ * probes not answered is the figure.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
+import { probeUdp } from "../tests/helpers/attack.ts";
 import {
   freePort as freePortOn,
   output,
@@ -42,19 +50,23 @@ const HOST = "127.0.0.1";
 
 const { values } = parseArgs({
   args: Deno.args,
+  allowNegative: true,
   options: {
     rounds: { type: "string", default: "3" },
     seconds: { type: "string", default: "5" },
     variants: { type: "string", default: "1x100,4x200" },
     quick: { type: "boolean", default: false },
     baseline: { type: "string" },
+    native: { type: "boolean", default: false },
+    flood: { type: "boolean", default: true },
+    "flood-only": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
   console.log(
     "usage: bench_dns.ts [--rounds N] [--seconds S] [--variants CxQ,CxQ…] [--quick] " +
-      "[--baseline DIR]",
+      "[--baseline DIR] [--native] [--no-flood] [--flood-only]",
   );
   Deno.exit(0);
 }
@@ -85,8 +97,8 @@ const READY_QUERY = Uint8Array.from(
 );
 const waitReady = (s: Server) => waitReadyFor(s, HOST, READY_QUERY);
 
-async function startDjdns(port: number, tree?: string): Promise<Server> {
-  const task = await djdnsTaskArgs();
+async function startDjdns(port: number, tree?: string, native = false): Promise<Server> {
+  const task = await djdnsTaskArgs(native ? "djdns-ffi" : "djdns");
   const args = [
     ...(tree ? task.map((a) => a.endsWith("/main.ts") ? `${tree}/main.ts` : a) : task),
     "run",
@@ -97,8 +109,10 @@ async function startDjdns(port: number, tree?: string): Promise<Server> {
     "--no-upstream",
     "--log-level",
     "warning",
+    ...(native ? ["--udp-native"] : []),
   ];
-  const s = spawn(tree ? "baseline" : "djdns", Deno.execPath(), args, port);
+  const name = tree ? "baseline" : native ? "native" : "djdns";
+  const s = spawn(name, Deno.execPath(), args, port);
   await waitReady(s);
   return s;
 }
@@ -155,15 +169,17 @@ async function dnsperf(
   v: { clients: number; outstanding: number },
   secs: number,
   round: number,
+  load: { file?: string; rate?: number } = {},
 ): Promise<Run> {
   const before = await cpuSeconds(s.pid);
   const out = await output("dnsperf", [
+    ...(load.rate ? ["-Q", String(load.rate)] : []),
     "-s",
     HOST,
     "-p",
     String(s.port),
     "-d",
-    QUERIES,
+    load.file ?? QUERIES,
     "-c",
     String(v.clients),
     "-q",
@@ -171,7 +187,7 @@ async function dnsperf(
     "-l",
     String(secs),
     "-t",
-    "2",
+    load.rate ? "1" : "2",
   ], (secs + 30) * 1000);
   const after = await cpuSeconds(s.pid);
   if (out.code !== 0) throw new Error(`dnsperf failed (${out.code}):\n${out.stderr}${out.stdout}`);
@@ -226,6 +242,15 @@ console.log(
 
 const servers: Server[] = [];
 const runs: Run[] = [];
+const floods: {
+  server: string;
+  round: number;
+  rate: number;
+  qps: number;
+  cpuUs: number;
+  probes: number;
+  lost: number;
+}[] = [];
 try {
   const ports: number[] = [];
   const port = async () => {
@@ -237,9 +262,10 @@ try {
   if (values.baseline) {
     servers.push(await startDjdns(await port(), Deno.realPathSync(values.baseline)));
   }
+  if (values.native) servers.push(await startDjdns(await port(), undefined, true));
   // Warm-up (fills djdns's answer cache and lets V8 compile the request path); not measured.
   for (const s of servers) await dnsperf(s, variants[0], 2, 0);
-  for (let round = 1; round <= rounds; round++) {
+  for (let round = 1; round <= (values["flood-only"] ? 0 : rounds); round++) {
     for (const v of variants) {
       // Rotate which server goes first so drift in the machine's load favours none.
       const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
@@ -259,13 +285,91 @@ try {
       }
     }
   }
+  if (values.flood) await floodRounds();
 } finally {
   for (const s of servers) await stop(s);
 }
 
-const compared = servers.some((s) => s.name === "baseline")
-  ? [["djdns", "dnsmasq"], ["baseline", "dnsmasq"], ["djdns", "baseline"]]
-  : [["djdns", "dnsmasq"]];
+/**
+ * The flood case: every server is flooded with one cached name (`host000.bench A`) at the rate
+ * dnsmasq sustains for it (its `-c 1 -q 100` rate on that name, measured first in this run, or
+ * what it answers of an open-loop flood at that rate when that is less than 95 %), by
+ * dnsperf with up to 60,000 queries outstanding and a 1 s timeout, so it keeps sending at that
+ * rate whether or not replies come (an open-loop flood); meanwhile a probe asks
+ * another cached name every 10 ms (1 s deadline, each on its own id), and the probes that got
+ * no NOERROR answer count as lost.
+ */
+async function floodRounds(): Promise<void> {
+  const file = await Deno.makeTempFile({ prefix: "bench-flood-", suffix: ".txt" });
+  await Deno.writeTextFile(file, "host000.bench A\n");
+  try {
+    const dnsmasq = servers.find((s) => s.name === "dnsmasq")!;
+    const sustained = await dnsperf(dnsmasq, variants[0], seconds, 0, { file });
+    let rate = Math.round(sustained.qps / 1000) * 1000;
+    // Sent open-loop (the load generator's own cost included), dnsmasq may answer less than it
+    // does closed-loop on this shared machine: then the rate it answers open-loop is the one it
+    // sustains.
+    const open = await dnsperf(dnsmasq, { clients: 1, outstanding: 60_000 }, seconds, 0, {
+      file,
+      rate,
+    });
+    if (open.qps < 0.95 * rate) rate = Math.round(open.qps / 1000) * 1000;
+    console.log(
+      `\nflood: one cached name at ${fmt(rate)} queries/s (dnsmasq answered ` +
+        `${fmt(sustained.qps)}/s closed-loop, ${fmt(open.qps)}/s of an open-loop flood at ` +
+        `that rate), probes every 10 ms`,
+    );
+    for (let round = 1; round <= rounds; round++) {
+      const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]);
+      if (round % 2 === 0) order.reverse();
+      for (const s of order) {
+        const stopProbes = new AbortController();
+        const probes = probeUdp({
+          port: s.port,
+          make: (i) => ({ name: `host${String(1 + (i % 499)).padStart(3, "0")}.bench` }),
+          everyMs: 10,
+          timeoutMs: 1000,
+          signal: stopProbes.signal,
+          check: (reply) => (reply[3] & 0x0f) === 0,
+        });
+        let r: Run;
+        try {
+          r = await dnsperf(s, { clients: 1, outstanding: 60_000 }, seconds, round, { file, rate });
+        } finally {
+          stopProbes.abort();
+        }
+        const p = await probes;
+        const lost = p.sent - p.answered;
+        floods.push({
+          server: s.name,
+          round,
+          rate,
+          qps: r.qps,
+          cpuUs: r.cpuUs,
+          probes: p.sent,
+          lost,
+        });
+        console.log(
+          `flood round ${round} ${s.name.padEnd(8)} answered ${r.qps.toFixed(0).padStart(7)}/s ` +
+            `${r.cpuUs.toFixed(2)} µs CPU/query  probes lost ${lost}/${p.sent} ` +
+            `(${((100 * lost) / p.sent).toFixed(1)} %)  probe median ${
+              (p.latencies[p.latencies.length >> 1] ?? NaN).toFixed(2)
+            } ms`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+const compared = [
+  ["djdns", "dnsmasq"],
+  ...servers.filter((s) => s.name !== "djdns" && s.name !== "dnsmasq").flatMap((s) => [
+    [s.name, "dnsmasq"],
+    [s.name, "djdns"],
+  ]),
+];
 for (const [a, b] of compared) {
   console.log(
     `\n| dnsperf | ${a} qps | ${b} qps | qps ratio | ${a} CPU/q | ${b} CPU/q | CPU ratio | lost |`,
@@ -288,6 +392,26 @@ for (const [a, b] of compared) {
       } | **${qpsRatio.toFixed(2)}×** | ${median(x.map((r) => r.cpuUs)).toFixed(2)} µs | ${
         median(y.map((r) => r.cpuUs)).toFixed(2)
       } µs | **${cpuRatio.toFixed(2)}×** | ${lost(x)} / ${lost(y)} |`,
+    );
+  }
+}
+if (floods.length) {
+  console.log(
+    `\n| flood at ${fmt(floods[0].rate)}/s | answered/s (median) | CPU/answer | probes lost ` +
+      "(all rounds) | worst round |",
+  );
+  console.log("| --- | --: | --: | --: | --: |");
+  for (const s of servers) {
+    const f = floods.filter((x) => x.server === s.name);
+    const sent = f.reduce((n, x) => n + x.probes, 0);
+    const lost = f.reduce((n, x) => n + x.lost, 0);
+    const worst = Math.max(...f.map((x) => x.lost / x.probes));
+    console.log(
+      `| ${s.name} | ${fmt(median(f.map((x) => x.qps)))} | ${
+        median(f.map((x) => x.cpuUs)).toFixed(2)
+      } µs | **${lost}/${sent} = ${((100 * lost) / sent).toFixed(1)} %** | ${
+        (100 * worst).toFixed(1)
+      } % |`,
     );
   }
 }

@@ -320,19 +320,27 @@ export async function importMain(args: string[]): Promise<number> {
   return await reportErrors(async () => {
     const key = await readKeyFile(keyFile);
     participants[key.publicHex] ??= { weight: 1 };
-    let problems = 0;
+    // Listed once everything is written; an error is one line (with the first of them).
+    const problems: string[] = [];
     const ctx: ImportContext = {
       participants,
       thresholds,
       logs: [],
       report(where, what) {
-        problems++;
-        console.error(`not carried: ${where}: ${what}`);
+        problems.push(`not carried: ${where}: ${what}`.replace(/\s*[\r\n]+\s*/g, " "));
       },
     };
-    const root = kind === "pages"
-      ? await importPages(ctx, source, (values.root as string | undefined) ?? "root.json")
-      : await importDeje(ctx, source);
+    let root: string;
+    try {
+      root = kind === "pages"
+        ? await importPages(ctx, source, (values.root as string | undefined) ?? "root.json")
+        : await importDeje(ctx, source);
+    } catch (e) {
+      if (e instanceof InputError && problems.length > 0) {
+        throw new InputError(`${e.message} (${problems[0]})`);
+      }
+      throw e;
+    }
     // Every page in one transaction: all or nothing.
     const objects: StoredObject[] = [];
     const heads: HeadUpdate[] = [];
@@ -351,9 +359,10 @@ export async function importMain(args: string[]): Promise<number> {
     } finally {
       store.close();
     }
+    for (const p of problems) console.error(p);
     console.error(
       `imported ${ctx.logs.length} signed page(s) into ${store.dir}` +
-        (problems ? `; ${problems} thing(s) not carried (above)` : "") +
+        (problems.length ? `; ${problems.length} thing(s) not carried (above)` : "") +
         `; ${kind === "pages" ? "root " : ""}page:`,
     );
     console.log(root);

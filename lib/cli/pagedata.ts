@@ -355,7 +355,8 @@ export async function reportErrors(body: () => Promise<number>): Promise<number>
     return await body();
   } catch (e) {
     if (e instanceof InputError || e instanceof StoreError) {
-      console.error(`djdns: ${e.message}`);
+      // One line, whatever a message quotes (a JSON error quotes the input it choked on).
+      console.error(`djdns: ${e.message.replace(/\s*[\r\n]+\s*/g, " ")}`);
       return 1;
     }
     throw e;

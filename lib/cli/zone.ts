@@ -149,9 +149,16 @@ async function importZone(values: Record<string, unknown>, pageId: string, file:
       const log = await access.load(pageId);
       const ops = importOps(pageId, log.state(), records, problems);
       problems.sort((a, b) => a.line - b.line);
-      report(problems, file);
+      // What could not be carried is listed once the proposal is made; an error is one line.
       if (ops.length === 0) {
-        throw new InputError(`${file}: nothing to add to page ${pageId}`);
+        const first = problems[0];
+        throw new InputError(
+          `${file}: nothing to add to page ${pageId}` +
+            (first
+              ? ` (${problems.length} entr${problems.length === 1 ? "y" : "ies"} not carried; ` +
+                `line ${first.line}: ${first.message})`
+              : ""),
+        );
       }
       if (ops.length > MAX_OPS) {
         throw new InputError(
@@ -160,6 +167,7 @@ async function importZone(values: Record<string, unknown>, pageId: string, file:
         );
       }
       const names = new Set(records.map((r) => r.name)).size;
+      report(problems, file);
       await proposeOnHead(access, log, key, keyFile, {
         handler: "BATCH",
         args: { ops } as unknown as Json,

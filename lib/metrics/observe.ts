@@ -15,11 +15,11 @@ export function observedResponder(
   now: () => number = () => performance.now(),
 ): Responder {
   const slot = (origin: Origin) => Math.max(0, TRANSPORTS.indexOf(origin.transport));
-  const done = (req: Uint8Array, reply: Uint8Array | null, t: number, start: number) => {
+  const done = (qtype: number, reply: Uint8Array | null, t: number, start: number) => {
     if (reply === null || reply.length < 4) {
       counters.dropped[t]++;
     } else {
-      countQuery(counters, t, wireQtype(req), reply[3] & 15, (now() - start) / 1000);
+      countQuery(counters, t, qtype, reply[3] & 15, (now() - start) / 1000);
     }
     return reply;
   };
@@ -27,9 +27,11 @@ export function observedResponder(
     handle(request, origin) {
       const start = now();
       const t = slot(origin);
+      // Read now: a UDP face may reuse the request's buffer once `handle` has returned.
+      const qtype = wireQtype(request);
       const r = inner.handle(request, origin);
-      if (r instanceof Promise) return r.then((reply) => done(request, reply, t, start));
-      return done(request, r, t, start);
+      if (r instanceof Promise) return r.then((reply) => done(qtype, reply, t, start));
+      return done(qtype, r, t, start);
     },
     registryChanged: () => inner.registryChanged(),
     get stats() {

@@ -14,9 +14,9 @@
  * reached it instead of at most that much further on; so more approvals never lower the count.
  *
  * Work is proportional to the approvals, not to the page (docs/PROTOCOL.md §7): a count walks
- * only the delegators that can reach an approver within the hop limit (found backwards from the
- * approvers; no approvals, no work), and {@linkcode addApprover} gives the change one more
- * approval makes by walking only the paths through the new approver.
+ * the delegation paths backwards from the approvers (no approvals, no work), and
+ * {@linkcode addApprover} gives the change one more approval makes by walking only the paths
+ * through the new approver.
  *
  * @module
  */
@@ -41,8 +41,7 @@ type Keys = ReadonlySet<string> | ReadonlyMap<string, unknown>;
 
 /**
  * The power `amount` starting at `from` (after `hops` edges, with `path` the keys before it)
- * brings to approvers. `dist`, when given, is a lower bound of the edges from a key to an
- * approver: paths that cannot arrive in time are not walked (they bring nothing).
+ * brings to approvers, walking forwards.
  */
 function flow(
   table: VoteTable,
@@ -52,7 +51,6 @@ function flow(
   amount: number,
   hops: number,
   path: string[],
-  dist: ReadonlyMap<string, number> | undefined,
   work: PowerWork,
 ): number {
   const edges = table.delegations.get(from);
@@ -62,20 +60,49 @@ function flow(
   for (const [to, ppm] of edges) {
     work.steps++;
     if (!table.power.has(to) || excluded.has(to) || path.includes(to)) continue;
-    if (approvers.has(to)) {
-      sum += scale(amount, ppm);
-      continue;
-    }
-    if (dist !== undefined) {
-      const d = dist.get(to);
-      if (d === undefined || hops + 1 + d > MAX_DELEGATION_HOPS) continue;
-    }
     const share = scale(amount, ppm);
-    if (share === 0) continue;
-    sum += flow(table, approvers, excluded, to, share, hops + 1, path, dist, work);
+    if (approvers.has(to)) sum += share;
+    else if (share !== 0) sum += flow(table, approvers, excluded, to, share, hops + 1, path, work);
   }
   path.pop();
   return sum;
+}
+
+/**
+ * Calls `visit(source, amount, chain)` for every delegation path that ends at `to`, walking
+ * backwards: `chain` is `to` then the keys before it, nearest first, every one of them a key that
+ * passes power on (not in `approvers`, not in `excluded`, each once), at most
+ * {@linkcode MAX_DELEGATION_HOPS} edges; `amount` is the share of the source's power that
+ * arrives at `to` along it, rounded down hop by hop from the source.
+ */
+function eachPathInto(
+  table: VoteTable,
+  approvers: Keys,
+  excluded: ReadonlySet<string>,
+  to: string,
+  work: PowerWork,
+  visit: (amount: number, chain: readonly string[]) => void,
+): void {
+  const chain: string[] = [to];
+  const ppms: number[] = []; // ppms[i]: the fraction of the edge chain[i + 1] → chain[i]
+  const back = (): void => {
+    const edges = table.delegators.get(chain[chain.length - 1]);
+    if (edges === undefined) return;
+    for (const [d, ppm] of edges) {
+      work.steps++;
+      if (approvers.has(d) || excluded.has(d) || chain.includes(d)) continue;
+      chain.push(d);
+      ppms.push(ppm);
+      let amount = table.power.get(d)!;
+      for (let i = ppms.length - 1; i >= 0 && amount > 0; i--) amount = scale(amount, ppms[i]);
+      // A zero share stops a path going forwards: nothing arrives along it.
+      if (amount > 0) visit(amount, chain);
+      if (ppms.length < MAX_DELEGATION_HOPS) back();
+      chain.pop();
+      ppms.pop();
+    }
+  };
+  back();
 }
 
 const NO_WORK: PowerWork = { steps: 0 };
@@ -85,6 +112,10 @@ const NO_WORK: PowerWork = { steps: 0 };
  * approved it (a set, or a map keyed by them), `excluded` the equivocators at its parent (their
  * own power, and power delegated through them, counts for nobody). Keys that are not participants
  * are ignored. `work`, when given, counts the delegation edges examined.
+ *
+ * Every path of delegated power ends at the first approver it reaches, so the count walks the
+ * paths backwards from each approver (through keys that pass power on, within the hop limit): it
+ * examines only the delegations that bring something, and nothing when nobody approved.
  */
 export function countPower(
   table: VoteTable,
@@ -93,36 +124,11 @@ export function countPower(
   work: PowerWork = NO_WORK,
 ): number {
   let total = 0;
-  const sources: string[] = [];
   for (const key of approvers.keys()) {
-    const p = table.power.get(key);
-    if (p !== undefined && !excluded.has(key)) {
-      total += p;
-      sources.push(key);
-    }
-  }
-  if (table.delegators.size === 0 || sources.length === 0) return total;
-  // Backwards from the approvers: the fewest edges from each key to one (through keys that pass
-  // power on). Only the keys found can bring anything.
-  const dist = new Map<string, number>();
-  let frontier = sources;
-  for (let h = 1; h <= MAX_DELEGATION_HOPS && frontier.length > 0; h++) {
-    const next: string[] = [];
-    for (const y of frontier) {
-      const back = table.delegators.get(y);
-      if (back === undefined) continue;
-      for (const [d] of back) {
-        work.steps++;
-        if (dist.has(d) || approvers.has(d) || excluded.has(d)) continue;
-        dist.set(d, h);
-        next.push(d);
-      }
-    }
-    frontier = next;
-  }
-  const path: string[] = [];
-  for (const d of dist.keys()) {
-    total += flow(table, approvers, excluded, d, table.power.get(d)!, 0, path, dist, work);
+    const own = table.power.get(key);
+    if (own === undefined || excluded.has(key)) continue;
+    total += own;
+    eachPathInto(table, approvers, excluded, key, work, (amount) => total += amount);
   }
   return total;
 }
@@ -143,36 +149,19 @@ export function addApprover(
 ): number {
   const own = table.power.get(key);
   if (own === undefined || excluded.has(key) || approvers.has(key)) return 0;
+  // With no approvers before, nothing went on from `key`: what arrives there is all new.
+  const before = approvers.size > 0;
   // `key` counts its own power now, instead of what it passed on.
-  let delta = own - flow(table, approvers, excluded, key, own, 0, [], undefined, work);
+  let delta = own - (before ? flow(table, approvers, excluded, key, own, 0, [], work) : 0);
   // Every path p → … → key (through keys that passed power on) now stops at `key`: what arrived
   // there counts, instead of what went on from there.
-  const chain: string[] = [key]; // key, then the keys before it, nearest first
-  const ppms: number[] = []; // ppms[i]: the fraction of the edge chain[i + 1] → chain[i]
-  const back = (): void => {
-    const last = chain[chain.length - 1];
-    const edges = table.delegators.get(last);
-    if (edges === undefined) return;
-    for (const [d, ppm] of edges) {
-      work.steps++;
-      if (approvers.has(d) || excluded.has(d) || chain.includes(d)) continue;
-      chain.push(d);
-      ppms.push(ppm);
-      // The share of d's power that reached `key` along this path, rounded hop by hop.
-      let amount = table.power.get(d)!;
-      for (let i = ppms.length - 1; i >= 0 && amount > 0; i--) amount = scale(amount, ppms[i]);
-      if (amount > 0) {
-        const hops = ppms.length;
-        const before = chain.slice(1).reverse(); // d … the key just before `key`
-        delta += amount -
-          flow(table, approvers, excluded, key, amount, hops, before, undefined, work);
-      }
-      if (ppms.length < MAX_DELEGATION_HOPS) back();
-      chain.pop();
-      ppms.pop();
+  eachPathInto(table, approvers, excluded, key, work, (amount, chain) => {
+    delta += amount;
+    if (before) {
+      const path = chain.slice(1).reverse(); // the source … the key just before `key`
+      delta -= flow(table, approvers, excluded, key, amount, path.length, path, work);
     }
-  };
-  back();
+  });
   return delta;
 }
 

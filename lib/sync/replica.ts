@@ -196,8 +196,9 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
         return { id, outcome: "invalid", code: "wrong-page", reason: "another page's genesis" };
       case "event": {
         if (heldEvents.has(id)) return { id, outcome: "held" };
-        // An event is handed to the log only once its parent is linked there: the log of this
-        // build marks a child of an orphan as linked (with a wrong height), so orphans wait here.
+        // An event is handed to the log only once its parent is linked there; orphans wait in
+        // this pool (bounded) and are fed, parents first, when their parent arrives. (It began
+        // as a workaround: an earlier log marked a child of an orphan as linked.)
         if (height(o.parent) === undefined) {
           if (heldEvents.size >= MAX_HELD_EVENTS) {
             return { id, outcome: "dropped", code: "limit", reason: "too many orphan events" };

@@ -7,10 +7,13 @@
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** The `deno run …` arguments of the `djdns` task, without the leading `deno`. */
-export async function djdnsTaskArgs(): Promise<string[]> {
+/**
+ * The `deno run …` arguments of the `djdns` task (or of `task`, such as `djdns-ffi`), without the
+ * leading `deno`.
+ */
+export async function djdnsTaskArgs(task = "djdns"): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const words = (config.tasks.djdns as string).split(/\s+/);
+  const words = (config.tasks[task] as string).split(/\s+/);
   if (words[0] !== "deno") throw new Error("the djdns task must start with 'deno'");
   return words.slice(1).map((w) => (w === "main.ts" ? new URL("main.ts", ROOT).pathname : w));
 }
@@ -31,11 +34,11 @@ export interface RunningServer {
  */
 export async function startDjdns(
   args: string[],
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; task?: string } = {},
 ): Promise<RunningServer> {
   const listen = args.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"];
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: [...await djdnsTaskArgs(), "run", ...listen, ...args],
+    args: [...await djdnsTaskArgs(opts.task), "run", ...listen, ...args],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
