@@ -322,7 +322,9 @@ async function syncPage(
     }
     if (isDone(out)) break;
   }
-  const need = [...diff.need];
+  // Objects held waiting for their parents are not asked for again (a node started from a
+  // checkpoint holds the older history offered to it this way, docs/PROTOCOL.md §19).
+  const need = [...diff.need].filter((id) => !r.waiting(id));
   for (let i = 0; i < need.length; i += MAX_WANT) {
     const ids = need.slice(i, i + MAX_WANT);
     let got = expect(await call({ t: "want", page: r.pageId, ids }), "objs");
