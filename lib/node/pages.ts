@@ -253,11 +253,19 @@ export function openPageSet(opts: PageSetOptions): PageSet {
         if (opts.follow === "all") followLinks(r);
       }
       // Pushed by a peer or a local client: new to us, so gossip it on (gossip forwards itself).
-      if ((how === "push") && network) {
-        const out = list.filter((_, j) => ing.results[j].outcome === "added").map((x) => x.obj);
-        if (out.length > 0) {
-          void network.publish(page, out, out.map(canonical));
+      // Evidence of equivocation this node derived from approvals goes out however they came.
+      if (network) {
+        const given = new Set(list.map((x) => x.obj));
+        const out = how === "push"
+          ? list.filter((_, j) => ing.results[j].outcome === "added").map((x) => x.obj)
+          : [];
+        for (const o of ing.persist) {
+          if (o.type === "evidence" && !given.has(o)) {
+            out.push(o);
+            count("evidence.derived");
+          }
         }
+        if (out.length > 0) void network.publish(page, out, out.map(canonical));
       }
     }
     for (const r of results) {
