@@ -13,9 +13,11 @@ import {
   checkObject,
   type Checkpoint,
   type CheckpointApproval,
+  type CheckpointLink,
   objectId,
   type PageEvent,
   type PageLog,
+  type PageState,
   type SignedObject,
   SignedPageError,
   verifyCheckpointApproval,
@@ -85,6 +87,18 @@ export interface Replica {
    * an approval of an unknown event) or is covered by the root checkpoint: not asked for again.
    */
   waiting(id: string): boolean;
+  /**
+   * The newest verified checkpoint chain with the state at its last checkpoint, for a node that
+   * starts this page from it; undefined without checkpoints.
+   */
+  snapshot():
+    | { genesis: SignedObject; checkpoints: CheckpointLink[]; state: PageState }
+    | undefined;
+  /**
+   * Held objects that a node started from checkpoint `checkpointId` needs: events above its
+   * height, their approvals, later evidence and checkpoints; in an order a log takes.
+   */
+  after(checkpointId: string): SignedObject[];
   /** Held objects among `ids` (default: all), in an order a fresh log takes without orphans. */
   ordered(ids?: Iterable<string>): SignedObject[];
   /** Verifies and takes received objects (of this page). */
@@ -286,6 +300,32 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
       };
     },
     get: (id) => objects.get(id),
+    snapshot() {
+      const chain = log.checkpoints();
+      if (chain.length === 0) return undefined;
+      const state = log.stateAt(chain[chain.length - 1].checkpoint.event);
+      return state === undefined ? undefined : { genesis: log.genesis, checkpoints: chain, state };
+    },
+    after(checkpointId) {
+      const link = log.checkpoints().find((l) => objectId(l.checkpoint) === checkpointId);
+      if (!link) return [];
+      const h = link.checkpoint.height;
+      const later = (eventId: string) => (log.height(eventId) ?? -1) > h;
+      return this.ordered().filter((o) => {
+        switch (o.type) {
+          case "genesis":
+            return true;
+          case "event":
+            return later(objectId(o));
+          case "approval":
+            return later(o.event);
+          case "evidence":
+            return (log.height(o.first.parent) ?? -1) >= h;
+          default:
+            return true; // checkpoints, their approvals and evidence
+        }
+      });
+    },
     waiting: (id) => heldEvents.has(id) || heldApprovals.has(id) || covered.has(id),
     ordered(which) {
       const list: SignedObject[] = [];
