@@ -124,6 +124,15 @@ Deno.test("moderators through running nodes: --node propose, approve, delegate, 
       new RegExp(`checkpoints {3}1 \\(last ${cp.id} `),
     );
 
+    // The anchor as a node holds the page (with its checkpoint now): it opens and extends ours.
+    await ok("anchor", "export", page, "--node", n2.hostPort, "--out", `${tmp}/from-node.json`);
+    const fromNode = JSON.parse(await Deno.readTextFile(`${tmp}/from-node.json`));
+    assert.equal(fromNode.page, page);
+    assert.deepEqual(
+      fromNode.genesis,
+      JSON.parse(await Deno.readTextFile(`${tmp}/anchor.json`)).genesis,
+    );
+
     // A proof of an answer, made through a node and checked offline against the anchor.
     const proof = await ok(
       "prove",

@@ -13,6 +13,7 @@ import {
   idArg,
   InputError,
   openData,
+  pageAccess,
   reportErrors,
   storedLog,
   writeFileAtomic,
@@ -20,20 +21,22 @@ import {
 import { parseCommandLine, UsageError } from "./usage.ts";
 
 /** Help of `djdns anchor`. */
-export const ANCHOR_HELP = `Usage: djdns anchor export PAGE-ID --data DIR --out FILE
+export const ANCHOR_HELP =
+  `Usage: djdns anchor export PAGE-ID (--data DIR | --node HOST:PORT) --out FILE
        djdns anchor show [--json]
 
 show: print the root trust anchor embedded in this build (the page id, whether it is the public
 testnet, its participants and thresholds, the bundled history and the head it leads to); with
 --json, the anchor file itself.
 
-export: 
-write a trust anchor for a page: its id and genesis, and its checkpoint chain with the state at
-the last checkpoint when it has one (a node rooted there verifies only the events after it).
-Reads the data directory without locking it (works beside a running node).
+export: write a trust anchor for a page: its id and genesis, and its checkpoint chain with the
+state at the last checkpoint when it has one (a node rooted there verifies only the events after
+it). Reads the data directory without locking it (works beside a running node), or fetches the
+page from a running node and verifies it here.
 
 Options:
   --data DIR               data directory holding the page
+  --node HOST:PORT         a running node holding the page (its gossip port)
   --out FILE               where to write the anchor (replaced atomically)
   --json                   show: print the embedded anchor file
   -h, --help               show this help`;
@@ -54,6 +57,7 @@ export function anchorOf(log: ReturnType<typeof openAnchor>): TrustAnchor {
 export async function anchorMain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     data: { type: "string" },
+    node: { type: "string" },
     out: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -77,13 +81,26 @@ export async function anchorMain(args: string[]): Promise<number> {
   const pageId = idArg(positionals[1]);
   const out = values.out as string | undefined;
   if (!out) throw new UsageError("anchor export needs --out FILE");
+  if (values.data !== undefined && values.node !== undefined) {
+    throw new UsageError("--data and --node exclude each other");
+  }
   return await reportErrors(async () => {
-    const store = openData(values.data as string | undefined, "read");
     let anchor: TrustAnchor;
-    try {
-      anchor = anchorOf(storedLog(store, pageId));
-    } finally {
-      store.close();
+    if (values.node !== undefined) {
+      // The node's copy, verified here from the genesis (and its checkpoint chain).
+      const access = await pageAccess({ node: values.node });
+      try {
+        anchor = anchorOf(await access.load(pageId));
+      } finally {
+        access.close();
+      }
+    } else {
+      const store = openData(values.data as string | undefined, "read");
+      try {
+        anchor = anchorOf(storedLog(store, pageId));
+      } finally {
+        store.close();
+      }
     }
     // What is written must open: the same check a node makes.
     openAnchor(anchor);

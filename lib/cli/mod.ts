@@ -68,7 +68,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   propose: withNodeClient(async () => (await import("./propose.ts")).proposeMain),
   approve: withNodeClient(async () => (await import("./propose.ts")).approveMain),
   delegate: withNodeClient(async () => (await import("./propose.ts")).delegateMain),
-  anchor: async () => (await import("./anchor.ts")).anchorMain,
+  anchor: withNodeClient(async () => (await import("./anchor.ts")).anchorMain),
   checkpoint: withNodeClient(async () => (await import("./checkpoint.ts")).checkpointMain),
   // The network (issue 9).
   status: async () => (await import("./status.ts")).statusMain,
