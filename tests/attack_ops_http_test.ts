@@ -3,7 +3,14 @@
 // neither take DNS down nor keep the process from stopping.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { dig, fixtureRegistry, run, type RunningServer, startDjdns } from "./helpers/djdns.ts";
+import {
+  dig,
+  djdnsTaskArgs,
+  fixtureRegistry,
+  run,
+  type RunningServer,
+  startDjdns,
+} from "./helpers/djdns.ts";
 
 async function metricsPort(log: () => string): Promise<number> {
   for (let i = 0; i < 400; i++) {
@@ -204,4 +211,29 @@ Deno.test("attack http: garbage, smuggling, big heads, odd methods and paths", a
     assert.equal(status(head), "200");
     assert.ok(head.endsWith("\r\n\r\n"), "HEAD sent a body");
   });
+});
+
+Deno.test("attack http: a metrics port already taken names --metrics, not --listen", async () => {
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (holder.addr as Deno.NetAddr).port;
+  try {
+    const r = await run(Deno.execPath(), [
+      ...await djdnsTaskArgs(),
+      "run",
+      "--listen",
+      "127.0.0.1:0",
+      "--pages",
+      new URL("./fixtures/registry", import.meta.url).pathname,
+      "--no-upstream",
+      "--metrics",
+      `127.0.0.1:${port}`,
+    ]);
+    assert.equal(r.code, 1);
+    // Before: "cannot listen on …" and "choose another port with --listen", the DNS flag.
+    assert.match(r.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: `));
+    assert.match(r.stderr, /choose another port with --metrics 127\.0\.0\.1:PORT/);
+    assert.ok(!r.stderr.includes("--listen"), r.stderr);
+  } finally {
+    holder.close();
+  }
 });

@@ -56,6 +56,7 @@ export function bindHint(
   host: string,
   port: number,
   facts: HostFacts = HOST_FACTS,
+  flag = "--listen",
 ): string[] {
   switch (errorCode(err)) {
     case "EADDRINUSE": {
@@ -63,14 +64,14 @@ export function bindHint(
         `another program already serves port ${port} on ${host} ` +
         `(see which: ss -lunpt 'sport = :${port}')`,
       ];
-      if (port === 53 && facts.resolvedStub()) {
+      if (port === 53 && flag === "--listen" && facts.resolvedStub()) {
         lines.push(
           "this is probably systemd-resolved's stub listener (127.0.0.53:53): serve on " +
             "--listen 127.0.0.1:53 instead of a wildcard address, or set DNSStubListener=no in " +
             "/etc/systemd/resolved.conf and restart systemd-resolved (docs/SERVICE.md)",
         );
       } else {
-        lines.push(`stop that program, or choose another port with --listen ${host}:PORT`);
+        lines.push(`stop that program, or choose another port with ${flag} ${host}:PORT`);
       }
       return lines;
     }

@@ -295,9 +295,9 @@ export async function runMain(args: string[]): Promise<number> {
         } catch (e) {
           throw Object.assign(
             new NodeStartError(
-              `cannot listen on ${formatHostPort(metricsAt)}: ${(e as Error).message}`,
+              `cannot serve metrics on ${formatHostPort(metricsAt)}: ${(e as Error).message}`,
             ),
-            { cause: e, endpoint: metricsAt },
+            { cause: e, endpoint: metricsAt, flag: "--metrics" },
           );
         }
       }),
@@ -306,9 +306,11 @@ export async function runMain(args: string[]): Promise<number> {
     endEarlyHup();
     if (!(e instanceof NodeStartError)) throw e;
     console.error(`djdns: ${e.message}`);
-    const at = (e as { endpoint?: HostPort }).endpoint;
+    const { endpoint: at, flag } = e as { endpoint?: HostPort; flag?: string };
     if (at) {
-      for (const hint of bindHint(e.cause, at.host, at.port)) console.error(`djdns: ${hint}`);
+      for (const hint of bindHint(e.cause, at.host, at.port, undefined, flag)) {
+        console.error(`djdns: ${hint}`);
+      }
     }
     return 1;
   }
