@@ -88,8 +88,8 @@ export interface StoreCheck {
   status(): StoreCheckStatus;
   /** Resolves when the check ends (done, failed or stopped). */
   readonly finished: Promise<StoreCheckStatus>;
-  /** Stops the check and closes its connection. */
-  stop(): void;
+  /** Stops the check; resolves once its connection is closed (before the store may close). */
+  stop(): Promise<void>;
 }
 
 /** Options of {@linkcode startStoreCheck}. */
@@ -211,11 +211,13 @@ export function startStoreCheck(opts: StoreCheckOptions): StoreCheck {
     return {
       status,
       finished: done.promise,
-      stop() {
-        if (state !== "running") return;
-        // The worker closes its connection and answers; terminated anyway if it does not.
-        worker.postMessage({ type: "stop" });
-        stopTimer = setTimeout(() => end("stopped"), 1000);
+      async stop() {
+        if (state === "running") {
+          // The worker closes its connection and answers; terminated anyway if it does not.
+          worker.postMessage({ type: "stop" });
+          stopTimer = setTimeout(() => end("stopped"), 1000);
+        }
+        await done.promise;
       },
     };
   }
@@ -254,7 +256,7 @@ export function startStoreCheck(opts: StoreCheckOptions): StoreCheck {
   return {
     status,
     finished: done.promise,
-    stop: () => end("stopped"),
+    stop: () => Promise.resolve(end("stopped")),
   };
 }
 
