@@ -77,7 +77,7 @@ export interface StoreCheckStatus {
   damaged: number;
   /** Pages in quarantine. */
   damagedPages: string[];
-  /** Wall time of the whole check, when done. */
+  /** Wall time of the whole check, when done (from its start, after the worker's delay). */
   ms?: number;
   /** Why it failed. */
   error?: string;
@@ -125,7 +125,7 @@ export function startStoreCheck(opts: StoreCheckOptions): StoreCheck {
   const sliceMs = opts.sliceMs ?? (mode === "worker" ? 50 : 4);
   const share = Math.min(1, Math.max(0.05, opts.share ?? 0.5));
   const hint = repairHint(dirOf(opts.path));
-  const t0 = performance.now();
+  let t0 = performance.now();
   let state: StoreCheckStatus["state"] = "running";
   let error: string | undefined;
   let ms: number | undefined;
@@ -192,6 +192,7 @@ export function startStoreCheck(opts: StoreCheckOptions): StoreCheck {
       worker?.terminate();
     };
     const spawn = () => {
+      t0 = performance.now();
       const w = worker = new Worker(
         new URL("../store/record_scan_worker.ts", import.meta.url),
         { type: "module" },
