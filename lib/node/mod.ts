@@ -332,27 +332,40 @@ async function start(
   closers.push(async () => {
     await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
   });
+  const cannotListen = (l: Endpoint, e: unknown, what: string) =>
+    Object.assign(
+      new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}${what}: ${(e as Error).message}`),
+      { cause: e, endpoint: l },
+    );
   for (const l of cfg.listen) {
-    let udp;
-    try {
-      udp = cfg.udpNative
-        ? await serveUdpNative(l.host, l.port, resp, recursion, rateLimit)
-        : await serveUdp(l.host, l.port, resp, recursion, rateLimit);
-    } catch (e) {
-      throw Object.assign(
-        new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
-        { cause: e, endpoint: l },
-      );
+    // UDP and TCP share one port. With port 0 the kernel picks a free UDP port, which another
+    // program may hold over TCP: then both are given up and another port is picked.
+    for (let attempt = 1;; attempt++) {
+      let udp;
+      try {
+        udp = cfg.udpNative
+          ? await serveUdpNative(l.host, l.port, resp, recursion, rateLimit)
+          : await serveUdp(l.host, l.port, resp, recursion, rateLimit);
+      } catch (e) {
+        throw cannotListen(l, e, "");
+      }
+      let tcp;
+      try {
+        tcp = serveTcp(l.host, udp.port, resp, recursion, {
+          idleMs: cfg.idleMs,
+          maxConnections: cfg.maxConnections,
+          maxPerSource: cfg.maxPerSource,
+        }, isLoopback);
+      } catch (e) {
+        await udp.close();
+        if (l.port === 0 && e instanceof Deno.errors.AddrInUse && attempt < 8) continue;
+        throw cannotListen(l, e, " (tcp)");
+      }
+      dnsServers.push(udp, tcp);
+      log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
+      listening.push(fmt(l.host, udp.port));
+      break;
     }
-    dnsServers.push(udp);
-    const tcp = serveTcp(l.host, udp.port, resp, recursion, {
-      idleMs: cfg.idleMs,
-      maxConnections: cfg.maxConnections,
-      maxPerSource: cfg.maxPerSource,
-    }, isLoopback);
-    dnsServers.push(tcp);
-    log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
-    listening.push(fmt(l.host, udp.port));
   }
   const { tls = [], https = [], keyPair } = cfg.encrypted ?? {};
   for (

@@ -296,7 +296,9 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       if (source === undefined) continue;
       if (r.outcome === "invalid") {
         blame(source, "invalid");
-      } else if (r.outcome === "added") peers.note(source, "useful", now());
+      } else if (r.outcome === "added" && peers.get(source)) {
+        peers.note(source, "useful", now());
+      }
     }
     if (changed) {
       changed = false;
