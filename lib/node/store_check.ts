@@ -6,8 +6,10 @@
  * what the node serves at start, the pages' materialized states, is checked against the state
  * hashes as it is read. The check that every stored object still hashes to its id reads the
  * whole database (seconds for a 100,000-event store), so it runs after the node answers: on its
- * own read-only connection (one snapshot), a slice of a few milliseconds at a time, yielding to
- * the event loop between slices and sleeping so that it takes at most `share` of one core.
+ * own read-only connection (one snapshot), in a Web Worker started a moment after the servers
+ * listen, a slice at a time, sleeping between slices so that it takes at most `share` of one
+ * core. (The `inline` mode runs the slices on the event loop instead; measured against the
+ * worker it raised the latency of answers during the check ten times more: BENCHMARKS.md.)
  *
  * A damaged record puts its page in quarantine (the {@linkcode DamageBook}): the registry serves
  * the page as an error (its names answer SERVFAIL, never stale or unverified data), the node
