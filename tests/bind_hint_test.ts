@@ -41,3 +41,25 @@ Deno.test("run: a port already taken exits 1 naming the address and what to do",
     holder.close();
   }
 });
+
+Deno.test("run: a port whose TCP side is taken exits 1 with the same hints, not a crash", async () => {
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (holder.addr as Deno.NetAddr).port;
+  try {
+    const r = await run(Deno.execPath(), [
+      ...await djdnsTaskArgs(),
+      "run",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--no-upstream",
+      "--pages",
+      new URL("./fixtures/registry/", import.meta.url).pathname,
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(tcp\\): `));
+    assert.match(r.stderr, new RegExp(`another program already serves port ${port}`));
+    assert.doesNotMatch(r.stderr, /Uncaught/);
+  } finally {
+    holder.close();
+  }
+});

@@ -79,6 +79,20 @@ function masked(reply: Uint8Array): unknown {
   }
 }
 
+/**
+ * startDjdns, tried again when port 0 gave a UDP port whose TCP twin another process holds (a
+ * race of any `--listen HOST:0` on this shared machine, not of the face under test).
+ */
+async function start(args: string[], opts: { task?: string } = {}): Promise<RunningServer> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startDjdns(args, opts);
+    } catch (e) {
+      if (attempt === 3 || !/AddrInUse/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 async function ask(c: UdpClient, port: number, q: Uint8Array): Promise<Uint8Array | null> {
   c.drain();
   return await c.exchange(port, q, 700);
@@ -95,8 +109,8 @@ async function withServers(
   let normal: RunningServer | undefined;
   let native: RunningServer | undefined;
   try {
-    normal = await startDjdns(args);
-    native = await startDjdns([...args, "--udp-native"], { task: "djdns-ffi" });
+    normal = await start(args);
+    native = await start([...args, "--udp-native"], { task: "djdns-ffi" });
     await fn(normal, native, dir, up);
   } finally {
     await normal?.stop();
@@ -218,7 +232,7 @@ Deno.test({
   ignore: ignoring("fast ipv6", await needs.ipv6()),
   async fn() {
     const dir = await fixtureRegistry();
-    const s = await startDjdns([
+    const s = await start([
       "--pages",
       dir,
       "--no-upstream",

@@ -113,3 +113,21 @@ Deno.test("inflight: beyond the bounds the responder drops UDP queries and SERVF
     assert.deepEqual([header(r).id, header(r).rcode], [id, 3]);
   }
 });
+
+Deno.test("inflight: when every upstream slot is taken, UDP is dropped and TCP gets SERVFAIL", async () => {
+  const overloaded = Object.assign(new Error("too many queries in flight"), {
+    name: "ForwardError",
+    kind: "overloaded",
+  });
+  const responder = createResponder({
+    resolve: () => Promise.resolve({ registry: false, trace: [] }),
+    forward: () => Promise.reject(overloaded),
+  });
+  const q = (id: number) => buildQuery({ id, name: "www.example.net" });
+  assert.equal(await responder.handle(q(1), { transport: "udp", recursion: true }), null);
+  const r = await responder.handle(q(2), { transport: "tcp", recursion: true });
+  assert.ok(r);
+  assert.deepEqual([header(r).id, header(r).rcode], [2, 2]);
+  assert.equal(responder.stats.dropped, 2);
+  assert.equal(responder.stats.errors, 0);
+});

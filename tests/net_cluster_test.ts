@@ -5,7 +5,7 @@
  * directory catches up; `djdns status` shows the peers, the page and the counters.
  */
 import assert from "node:assert/strict";
-import { publish } from "../lib/net/client.ts";
+import { nodeStatus, publish } from "../lib/net/client.ts";
 import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
 import { aRecords, change, type NetNode, startNode, testRoot, until } from "./helpers/net.ts";
 
@@ -39,6 +39,14 @@ Deno.test("net cluster: 5 processes, push, stop/return, late joiner, status", as
     const r1 = await publish(nodes[3].hostPort, [c1.event, c1.approval]);
     assert.deepEqual(r1.map((r) => r.outcome), ["added", "added"]);
     await answersEverywhere(nodes, "one.net.test", "192.0.2.11");
+    // It travelled by gossip (periodic catch-up is off in these tests; a catch-up on a new
+    // connection may carry it to some node first, so count over the receivers).
+    let gossiped = 0;
+    for (const n of nodes.slice(0, 3)) {
+      const s = await nodeStatus(n.hostPort) as { counters: Record<string, number> };
+      gossiped += s.counters["gossip.added"] ?? 0;
+    }
+    assert.ok(gossiped >= 2, `objects received by gossip: ${gossiped}`);
 
     // A change approved at the bootstrap reaches the others.
     const c2 = change(page, head, "two.net.test", "192.0.2.12");
@@ -76,8 +84,6 @@ Deno.test("net cluster: 5 processes, push, stop/return, late joiner, status", as
     assert.equal(status.pages[0].head, head);
     assert.ok(status.connected.length >= 3, `bootstrap connected to ${status.connected.length}`);
     assert.ok((status.counters["push.added"] ?? 0) >= 2);
-    // c1 and c3 reached the bootstrap by gossip: periodic catch-up is off in this test.
-    assert.ok((status.counters["gossip.added"] ?? 0) >= 4, JSON.stringify(status.counters));
     const text = await run(Deno.execPath(), [
       ...await djdnsTaskArgs(),
       "status",

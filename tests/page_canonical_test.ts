@@ -16,6 +16,7 @@ import {
   verifyCheckpointApproval,
 } from "../lib/page/mod.ts";
 import { decodeCanonical } from "../lib/page/canonical.ts";
+import { encodedSize } from "../lib/page/objects.ts";
 import { genesisOf, key } from "./page_fixtures.ts";
 
 Deno.test("canonical: RFC 8785 key order, numbers and strings", () => {
@@ -133,3 +134,11 @@ function cpOf(log: ReturnType<typeof createPageLog>) {
     governance: log.state().governance,
   };
 }
+
+Deno.test("canonical: encodedSize is the length of the canonical bytes, ASCII or not", () => {
+  const page = "ab".repeat(32);
+  for (const about of ["plain", "é → 𝄞 ünïcode"]) {
+    const ev = proposeEvent(page, page, "SET", { path: ["meta"], value: { about } });
+    equal(encodedSize(ev), encodeObject(ev).length);
+  }
+});

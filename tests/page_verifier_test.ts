@@ -33,6 +33,7 @@ import {
   stateHash,
   validateState,
 } from "../lib/page/mod.ts";
+import { createClaimTable } from "../lib/page/equivocation.ts";
 import { voteTable } from "../lib/page/governance.ts";
 import { approvals, branch, genesisOf, key, pick, prng, referencePower } from "./page_fixtures.ts";
 
@@ -546,4 +547,71 @@ Deno.test("verifier #9: the vote table after a membership change is derived, equ
     countPower(derived, approvers, new Set()),
     referencePower(next.governance, approvers, new Set()),
   );
+});
+
+Deno.test("verifier #3: two checkpoints valid without equivocators: most power, then lowest id", () => {
+  // Key 0 delegates all to key 3; key 3 weighs 2 (total 5, membership 0.6 → 3 needed). Keys
+  // 0, 1, 2 sign one checkpoint (3 of power); key 3 alone signs the other (2 + key 0's 1): both
+  // valid, nobody signed both. Every node must still pick the same one.
+  const g = genesisOf(4, {
+    weights: [1, 1, 1, 2],
+    membership: 0.6,
+    extra: { 0: { delegations: { [key(3).hex]: 1 } } },
+  });
+  const base = createPageLog(g);
+  const a = content(base, base.pageId, "a.example");
+  const b = content(base, base.pageId, "b.example");
+  const objects = [a, b, ...approvals(a, [0, 1]), ...approvals(b, [3])];
+  deliver(base, objects);
+  const at = (ev: PageEvent): Checkpoint => {
+    const s = base.stateAt(objectId(ev))!;
+    return checkObject({
+      type: "checkpoint",
+      v: 1,
+      page: base.pageId,
+      prev: null,
+      event: objectId(ev),
+      height: 1,
+      stateHash: stateHash(s),
+      governance: s.governance,
+    }, "checkpoint");
+  };
+  const ca = {
+    checkpoint: at(a),
+    approvals: [0, 1, 2].map((i) => approveCheckpoint(key(i).secretKey, at(a))),
+  };
+  const cb = { checkpoint: at(b), approvals: [approveCheckpoint(key(3).secretKey, at(b))] };
+  const lowest = [objectId(ca.checkpoint), objectId(cb.checkpoint)].sort()[0];
+  for (const order of [[ca, cb], [cb, ca]]) {
+    const log = createPageLog(g);
+    deliver(log, objects);
+    for (const l of order) equal(log.addCheckpoint(l), "added");
+    deepStrictEqual(log.checkpoints().map((l) => objectId(l.checkpoint)), [lowest]);
+    deepStrictEqual(log.checkpointEvidence(), []);
+    const final = log.checkpoints()[0].checkpoint.event;
+    equal(log.head(), final);
+  }
+});
+
+Deno.test("verifier #7: the claim table keeps two claims per (parent, key), updated in place", () => {
+  const table = createClaimTable(() => true);
+  const page = "ab".repeat(32);
+  const fake = (i: number): Approval => ({
+    type: "approval",
+    v: 1,
+    page,
+    parent: page,
+    event: (i * 7919 % 8000).toString(16).padStart(64, "0"),
+    key: key(0).hex,
+    sig: "00".repeat(64),
+  });
+  let equivocated = 0;
+  for (let i = 0; i < 8000; i++) if (table.record(fake(i)).equivocated) equivocated++;
+  equal(equivocated, 1, "becomes an equivocator once");
+  const c = table.at(page)!.byKey.get(key(0).hex)!;
+  deepStrictEqual(
+    [c.first.event, c.second!.event],
+    [0, 1].map((i) => i.toString(16).padStart(64, "0")),
+  );
+  equal(table.at(page)!.version, 1, "one change of the excluded set, not one per claim");
 });

@@ -8,19 +8,52 @@ import { spawnFixture } from "./fixtures/store/spawn.ts";
 const KILLS = 50;
 const SEED = Number(Deno.env.get("STORE_CRASH_SEED") ?? 20251125);
 
-/** Runs the writer until `delayMs` after spawn, kills it with SIGKILL, returns its log. */
-async function runAndKill(dir: string, delayMs: number): Promise<string[]> {
+/**
+ * Runs the writer and kills it with SIGKILL `delayMs` after `from`: its spawn (the kill may land
+ * in creation, open or the write loop, whatever the machine's load), or its first "committed"
+ * report (the kill lands in the write loop, after at least one commit, however slowly the writer
+ * started). Returns its log.
+ */
+async function runAndKill(
+  dir: string,
+  from: "spawn" | "committed",
+  delayMs: number,
+): Promise<string[]> {
   const child = spawnFixture("crash_writer.ts", dir, { stdout: "piped", stderr: "piped" });
-  const stdout = new Response(child.stdout).text();
   const stderr = new Response(child.stderr).text();
+  let out = "";
+  const committed = Promise.withResolvers<void>();
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      out += chunk;
+      if (/^committed \d+$/m.test(out)) committed.resolve();
+    }
+    committed.reject(new Error("the writer's output ended before it committed"));
+  })();
+  if (from === "committed") {
+    const timer = setTimeout(() => committed.reject(new Error("no commit within 120 s")), 120_000);
+    try {
+      await committed.promise;
+    } catch (e) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+      throw new Error(`${(e as Error).message}: ${await stderr}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  committed.promise.catch(() => {});
   await new Promise((r) => setTimeout(r, delayMs));
   try {
     child.kill("SIGKILL");
   } catch { /* it may have died on its own; the status tells */ }
   const status = await child.status;
+  await reading;
   const err = await stderr;
   assert.equal(status.signal, "SIGKILL", `writer exited on its own (${status.code}): ${err}`);
-  return (await stdout).split("\n").filter((l) => l !== "");
+  return out.split("\n").filter((l) => l !== "");
 }
 
 /**
@@ -57,16 +90,26 @@ Deno.test("store crash: 50 SIGKILLs never lose a reported batch nor leave half o
   let stored = 0;
   let killedBeforeReady = 0;
   let killedUnreported = 0;
+  let afterCommit = 0;
   try {
     for (let k = 0; k < KILLS; k++) {
-      const delay = 20 + Math.floor(rand() * (startup + 200));
-      const log = await runAndKill(dir, delay);
+      // Half the kills (seeded; the first two one of each) are timed from spawn and may land
+      // anywhere from creation on; the others after the child's first commit, so batches are
+      // stored and reported even when a loaded machine makes start-up slower than any delay.
+      const from = k < 2 ? (k === 0 ? "spawn" : "committed") : rand() < 0.5 ? "spawn" : "committed";
+      const delay = from === "spawn"
+        ? 20 + Math.floor(rand() * (startup + 200))
+        : Math.floor(rand() * 40);
+      if (from === "committed") afterCommit++;
+      const log = await runAndKill(dir, from, delay);
       if (!log.some((l) => l.startsWith("ready"))) killedBeforeReady++;
       for (const line of log) {
         const m = /^committed (\d+)$/.exec(line);
         if (m) reported = Math.max(reported, Number(m[1]));
       }
-      const ctx = `kill ${k + 1} after ${delay} ms (seed ${SEED})`;
+      const ctx =
+        `kill ${k + 1} ${delay} ms after ${from === "spawn" ? "spawn" : "its first commit"} ` +
+        `(seed ${SEED})`;
       // Opening runs the integrity check; a damaged database would throw here.
       const store = openStore(dir, { integrityCheck: "full" });
       try {
@@ -105,7 +148,8 @@ Deno.test("store crash: 50 SIGKILLs never lose a reported batch nor leave half o
     }
     console.log(
       `crash test: ${KILLS} kills, ${stored} batches (${stored * BATCH_EVENTS} events) stored, ` +
-        `${killedBeforeReady} kills before ready, ${killedUnreported} commits caught unreported ` +
+        `${killedBeforeReady} kills before ready, ${afterCommit} after a commit, ` +
+        `${killedUnreported} commits caught unreported ` +
         `(start-up ${Math.round(startup)} ms)`,
     );
     assert.ok(stored > 0, "the writer never committed anything; the test did not test");

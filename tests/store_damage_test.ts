@@ -28,7 +28,7 @@ import {
   StoreError,
 } from "../lib/store/mod.ts";
 import { digest } from "../lib/store/integrity.ts";
-import { djdnsTaskArgs, run } from "./helpers/djdns.ts";
+import { dig, djdnsTaskArgs, run, startDjdns } from "./helpers/djdns.ts";
 import { approvals, branch, genesisOf, key } from "./page_fixtures.ts";
 import {
   approval,
@@ -148,7 +148,7 @@ function damagedMessage(dir: string, what: string): RegExp {
   );
 }
 
-Deno.test("store damage: one byte changed in a stored event is refused everywhere by name; verify, repair, re-import", async () => {
+Deno.test("store damage: one byte changed in a stored event is refused everywhere by name; run withholds its page; verify, repair, re-import", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "djdns-damage-" });
   const db = `${dir}/${DATABASE_FILE}`;
   try {
@@ -156,12 +156,15 @@ Deno.test("store damage: one byte changed in a stored event is refused everywher
     const b = history(3, "unrelated");
     const bundleA = writeBundle(dir, a, "a");
     const bundleB = writeBundle(dir, b, "b");
-    let r = await djdns("page", "import", "--data", dir, bundleA);
+    let r = await djdns("page", "import", "--data", dir, bundleA, bundleB);
     assert.equal(r.code, 0, r.stderr);
 
     const victim = a.events()[9];
     const id = objectId(victim);
-    damageFile(db, encodeObject(victim), "flip", everythingBut(a, encodeObject(victim)));
+    damageFile(db, encodeObject(victim), "flip", [
+      ...everythingBut(a, encodeObject(victim)),
+      ...everythingBut(b),
+    ]);
     assertSqliteSaysOk(db);
     const refused = damagedMessage(
       dir,
@@ -183,18 +186,70 @@ Deno.test("store damage: one byte changed in a stored event is refused everywher
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}`);
       assert.match(r.stderr, refused, args.join(" "));
     }
-    r = await djdns("run", "--data", dir, "--no-upstream", "--listen", "127.0.0.1:0");
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^djdns: cannot load the registry: database .* is damaged: event /m);
-    assert.match(r.stderr, refused);
     assert.equal(fileHash(db), before, "nothing was written");
+
+    // The node opens without reading every record: it answers at once from the pages' verified
+    // states, finds the damage in the background, and withholds that page only.
+    const pages = `${dir}/pages`;
+    Deno.mkdirSync(pages);
+    Deno.writeTextFileSync(
+      `${pages}/root.json`,
+      JSON.stringify({
+        branches: [
+          { selector: "\\.damaged\\.example$", targets: [`djdns:${a.pageId}`] },
+          { selector: "\\.unrelated\\.example$", targets: [`djdns:${b.pageId}`] },
+        ],
+      }),
+    );
+    const server = await startDjdns([
+      "--pages",
+      pages,
+      "--data",
+      dir,
+      "--no-upstream",
+      "--metrics",
+      "127.0.0.1:0",
+    ]);
+    try {
+      r = await dig(server.port, "h1.unrelated.example", "A");
+      assert.match(r.stdout, /status: NOERROR/, r.stdout);
+      assert.match(r.stdout, /h1\.unrelated\.example\.\s+\d+\s+IN\s+A\s+192\.0\.2\.1/);
+      const logged = new RegExp(
+        `store damage: event ${id} of page ${a.pageId}: its bytes do not hash to its id; page ` +
+          `${a.pageId} is no longer served .*'djdns store verify --data ${dir}'.*` +
+          `'djdns store repair --data ${dir}'`,
+      );
+      for (const t0 = Date.now(); !logged.test(server.log());) {
+        assert.ok(Date.now() - t0 < 20_000, `no damage logged:\n${server.log()}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      for (const name of ["h1.damaged.example", "h39.damaged.example"]) {
+        r = await dig(server.port, name, "A");
+        assert.match(r.stdout, /status: SERVFAIL/, `${name}: ${r.stdout}`);
+      }
+      r = await dig(server.port, "h2.unrelated.example", "A");
+      assert.match(r.stdout, /status: NOERROR/, r.stdout);
+      const url = /metrics and status page on \S*?(http:\/\/[^\s"]+)/.exec(server.log())![1];
+      for (const t0 = Date.now();;) {
+        const text = await (await fetch(`${url}metrics`)).text();
+        assert.match(text, /^djdns_store_damaged_records 1$/m);
+        if (/^djdns_store_check_complete 1$/m.test(text)) break;
+        assert.ok(Date.now() - t0 < 20_000, "the background check never completed");
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.match(server.log(), /1 damaged record\(s\) in 1 page\(s\), not served/);
+    } finally {
+      const status = await server.stop();
+      assert.equal(status.code, 0, server.log());
+    }
+    assert.equal(fileHash(db), before, "the node wrote nothing");
 
     r = await djdns("store", "verify", "--data", dir);
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual(r.stdout.split("\n").filter((l) => l.startsWith("damaged:")), [
       `damaged: event ${id} of page ${a.pageId}: its bytes do not hash to its id`,
     ]);
-    assert.match(r.stdout, /^checked 121 object\(s\) and 1 page\(s\): 1 damaged record\(s\)$/m);
+    assert.match(r.stdout, /^checked 131 object\(s\) and 2 page\(s\): 1 damaged record\(s\)$/m);
     assert.match(r.stdout, /djdns store repair --data /);
     assert.equal(fileHash(db), before, "verify writes nothing");
 

@@ -10,7 +10,7 @@ import { buildTree, serveStatus, type StatusServer, type StatusView } from "../s
 import { VERSION } from "../version.ts";
 import type { Registry } from "./registry.ts";
 import { FAILURE_KINDS, type Forwarder } from "../forwarder/mod.ts";
-import type { NetStatus } from "../node/mod.ts";
+import type { NetStatus, StoreCheckStatus } from "../node/mod.ts";
 import { DATABASE_FILE } from "../store/mod.ts";
 
 /** What the operator's port reads. */
@@ -28,6 +28,8 @@ export interface OperatorSources {
   netStatus?: () => NetStatus;
   /** The data directory (its database's size is reported). */
   dataDir?: string;
+  /** The background check of stored records. */
+  storeCheck?: () => StoreCheckStatus | undefined;
 }
 
 // Query totals sampled every 5 s, for the rate over the last minute.
@@ -129,6 +131,22 @@ export function startOperatorPort(host: string, port: number, src: OperatorSourc
         }
         return [[{}, bytes]];
       },
+    );
+  }
+  if (src.storeCheck) {
+    const check = src.storeCheck;
+    metrics.gauge(
+      "djdns_store_damaged_records",
+      "Stored records found damaged (bytes that no longer hash to their id, states to their " +
+        "hash) since start; their pages are not served. Fix: djdns store verify, djdns store repair.",
+      [],
+      () => [[{}, check()?.damaged ?? 0]],
+    );
+    metrics.gauge(
+      "djdns_store_check_complete",
+      "1 once the background check of every stored record has finished, else 0.",
+      [],
+      () => [[{}, check()?.state === "done" ? 1 : 0]],
     );
   }
   if (src.netStatus) {

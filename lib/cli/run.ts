@@ -267,7 +267,9 @@ export async function runMain(args: string[]): Promise<number> {
       forwarder,
       encrypted,
       gossip,
-      operator: metricsAt && (({ registry, responder, counters, listen: served, netStatus }) => {
+      operator: metricsAt && ((
+        { registry, responder, counters, listen: served, netStatus, storeCheck },
+      ) => {
         try {
           const op = startOperatorPort(metricsAt.host, metricsAt.port, {
             registry,
@@ -278,6 +280,7 @@ export async function runMain(args: string[]): Promise<number> {
             forwarder,
             netStatus,
             dataDir,
+            storeCheck,
           });
           return {
             close: () => op.close(),

@@ -70,6 +70,18 @@ export async function statusMain(args: string[]): Promise<number> {
       }  head ${p.head}  height ${p.height}  objects ${p.objects}  lag ${p.lag}`,
     );
   }
+  const sc = status.store;
+  if (sc) {
+    lines.push(
+      `store check ${sc.state}: ${sc.objects} object(s), ${sc.pages} page(s) checked, ` +
+        `${sc.damaged} damaged record(s)${
+          sc.damagedPages.length > 0
+            ? ` in page(s) not served: ${sc.damagedPages.join(", ")} (djdns store verify, ` +
+              "djdns store repair)"
+            : ""
+        }`,
+    );
+  }
   lines.push("counters:");
   for (const [k, v] of Object.entries(status.counters ?? {}).sort()) lines.push(`  ${k} ${v}`);
   console.log(lines.join("\n"));

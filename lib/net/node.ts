@@ -356,9 +356,10 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
   }
 
   node.addEventListener("connection:open", (e) => {
+    // Peers enter the table through identify (with a listen address) or by what they send:
+    // short-lived tool clients do not crowd out real peers.
     const c = e.detail;
     const id = c.remotePeer.toString();
-    host.peers.seen(id, now());
     host.count("peers.connected");
     // Catch up with every new peer (after identify had a moment to run).
     setTimeout(() => void syncPeer(id), 200);

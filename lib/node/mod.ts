@@ -26,6 +26,13 @@ import { serveUdpNative } from "../server/ffi_udp_server.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { openPageSet, type PageSet } from "./pages.ts";
 import {
+  createDamageBook,
+  type DamageBook,
+  startStoreCheck,
+  type StoreCheck,
+  type StoreCheckStatus,
+} from "./store_check.ts";
+import {
   EMBEDDED_ANCHOR,
   forwardFor,
   loadRegistry,
@@ -35,6 +42,7 @@ import {
 
 export { EMBEDDED_ANCHOR, type Registry, resolverFor } from "./registry.ts";
 export type { PageSet } from "./pages.ts";
+export type { StoreCheckStatus } from "./store_check.ts";
 
 /** The network's status document, as served on `/djdns/status/1` and shown by `djdns status`. */
 export interface NetStatus {
@@ -51,6 +59,8 @@ export interface NetStatus {
     root: boolean;
   }[];
   counters: Record<string, number>;
+  /** The background check of the data directory's stored records. */
+  store?: StoreCheckStatus;
 }
 
 /** A host and port. */
@@ -125,6 +135,8 @@ export interface OperatorParts {
   listen: string[];
   /** The network's status document (the one `djdns status` prints), when gossip is on. */
   netStatus?: () => NetStatus;
+  /** The background check of stored records, when there is a data directory. */
+  storeCheck?: () => StoreCheckStatus | undefined;
 }
 
 /** A started node. */
@@ -135,6 +147,8 @@ export interface RunningNode {
   readonly network?: Network;
   /** Reloads page files and signed pages (serialized and coalesced). */
   reload(why: string): void;
+  /** The background check of stored records, when there is a data directory. */
+  readonly storeCheck?: StoreCheck;
   /** Stops everything and releases the data directory. */
   stop(): Promise<void>;
 }
@@ -194,9 +208,15 @@ async function start(
 ): Promise<RunningNode> {
   const log = getLogger(["djdns"]);
   let store: Store | undefined;
+  let damage: DamageBook | undefined;
+  let check: StoreCheck | undefined;
   if (cfg.dataDir !== undefined) {
     try {
-      store = openStore(cfg.dataDir);
+      // The file is checked at open (header, version, quick_check); every stored record is
+      // checked in the background once the node answers (store_check.ts), and what start-up
+      // reads (the pages' states) is checked as it is read.
+      store = openStore(cfg.dataDir, { checkRecords: false });
+      damage = createDamageBook(store.dir);
     } catch (e) {
       throw new NodeStartError(`cannot load the registry: ${(e as Error).message}`);
     }
@@ -228,6 +248,8 @@ async function start(
         now: Date.now,
         onChange,
         log: netLog,
+        damage,
+        storeCheck: () => check?.status(),
       });
     } catch (e) {
       throw new NodeStartError(`cannot open the pages: ${(e as Error).message}`);
@@ -242,6 +264,7 @@ async function start(
       store: p ? undefined : store,
       anchor: cfg.anchor,
       signed: p ? () => p.pages() : undefined,
+      damage,
     });
   } catch (e) {
     throw new NodeStartError(`cannot load the registry: ${(e as Error).message}`);
@@ -309,32 +332,34 @@ async function start(
   closers.push(async () => {
     await Promise.all(dnsServers.map((s) => s.close(STOP_GRACE_MS)));
   });
+  const cannotListen = (l: Endpoint, e: unknown, what: string) =>
+    Object.assign(
+      new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}${what}: ${(e as Error).message}`),
+      { cause: e, endpoint: l },
+    );
   for (const l of cfg.listen) {
-    // Port 0: UDP picks a free port and TCP takes the same number, which a TCP socket elsewhere
-    // may hold; then both are tried again on another port.
-    for (let tries = 1;; tries++) {
+    // UDP and TCP share one port. With port 0 the kernel picks a free UDP port, which another
+    // program may hold over TCP: then both are given up and another port is picked.
+    for (let attempt = 1;; attempt++) {
       let udp;
-      let tcp;
       try {
         udp = cfg.udpNative
           ? await serveUdpNative(l.host, l.port, resp, recursion, rateLimit)
           : await serveUdp(l.host, l.port, resp, recursion, rateLimit);
-        try {
-          tcp = serveTcp(l.host, udp.port, resp, recursion, {
-            idleMs: cfg.idleMs,
-            maxConnections: cfg.maxConnections,
-            maxPerSource: cfg.maxPerSource,
-          }, isLoopback);
-        } catch (e) {
-          await udp.close();
-          throw e;
-        }
       } catch (e) {
-        if (l.port === 0 && e instanceof Deno.errors.AddrInUse && tries < 5) continue;
-        throw Object.assign(
-          new NodeStartError(`cannot listen on ${fmt(l.host, l.port)}: ${(e as Error).message}`),
-          { cause: e, endpoint: l },
-        );
+        throw cannotListen(l, e, "");
+      }
+      let tcp;
+      try {
+        tcp = serveTcp(l.host, udp.port, resp, recursion, {
+          idleMs: cfg.idleMs,
+          maxConnections: cfg.maxConnections,
+          maxPerSource: cfg.maxPerSource,
+        }, isLoopback);
+      } catch (e) {
+        await udp.close();
+        if (l.port === 0 && e instanceof Deno.errors.AddrInUse && attempt < 8) continue;
+        throw cannotListen(l, e, " (tcp)");
       }
       dnsServers.push(udp, tcp);
       log.info("listening on {addr} (udp, tcp)", { addr: fmt(l.host, udp.port) });
@@ -374,9 +399,24 @@ async function start(
       counters,
       listen: listening,
       netStatus: ps ? () => ps.status() as NetStatus : undefined,
+      storeCheck: () => check?.status(),
     });
     closers.push(() => op.close());
     log.info("metrics and status page on {url}", { url: op.url });
+  }
+  if (store && damage) {
+    // Stopped (closers run in reverse) before the store closes.
+    check = startStoreCheck({
+      path: store.path,
+      book: damage,
+      onQuarantine: (ids) => {
+        ps?.quarantine(ids);
+        onChange();
+      },
+      log: netLog,
+    });
+    const c = check;
+    closers.push(() => c.stop());
   }
 
   let network: Network | undefined;
@@ -465,6 +505,7 @@ async function start(
   return {
     listening,
     network,
+    storeCheck: check,
     reload,
     async stop() {
       stopping = true;

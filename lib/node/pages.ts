@@ -26,10 +26,12 @@ import {
 import { signedPage } from "../sources/mod.ts";
 import type { LoadedPage } from "../registry/source.ts";
 import {
+  type Damage,
   fromStoredObject,
   loadPageLog,
   pageLogBatch,
   type Store,
+  type StoreError,
   toStoredObject,
 } from "../store/mod.ts";
 import {
@@ -43,6 +45,7 @@ import {
 } from "../sync/mod.ts";
 import type { NetHost, Network, Verdict } from "../net/mod.ts";
 import type { HeadInfo } from "./registry.ts";
+import type { DamageBook, StoreCheckStatus } from "./store_check.ts";
 
 /** How a batch of objects arrived. */
 export type Arrival = "gossip" | "push" | "pull" | "fetch";
@@ -60,6 +63,13 @@ export interface PageSetOptions {
   /** Called after heads moved (the registry reloads). */
   onChange: () => void;
   log: (level: "debug" | "info" | "warning" | "error", msg: string) => void;
+  /**
+   * Pages whose stored records are damaged (lib/node/store_check.ts): never loaded, written,
+   * followed, fetched or served to peers. Damage met while loading is noted in it.
+   */
+  damage?: DamageBook;
+  /** The background check of stored records, for the status document. */
+  storeCheck?: () => StoreCheckStatus | undefined;
 }
 
 /** The node's pages. */
@@ -80,11 +90,18 @@ export interface PageSet extends NetHost {
   savePeers(): void;
   /** Counters, by name. */
   counters(): Record<string, number>;
+  /**
+   * Drops pages whose stored records are damaged: no longer served, stored, followed or offered
+   * to peers (they are in `damage`, so nothing brings them back until a restart). The caller
+   * reloads the registry.
+   */
+  quarantine(pageIds: readonly string[]): void;
 }
 
 /** Opens the followed pages of the store and the root of `anchor` (storing it on first start). */
 export function openPageSet(opts: PageSetOptions): PageSet {
-  const { store, anchor, now, log } = opts;
+  const { store, anchor, now, log, damage } = opts;
+  const isDamaged = (pageId: string) => damage?.has(pageId) === true;
   const replicas = new Map<string, Replica>();
   const lastUsed = new Map<string, number>();
   const loaded = new Map<string, { head: string; page: LoadedPage | Error }>();
@@ -112,16 +129,21 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     return r;
   }
 
-  for (const rec of store.listPages({ following: true })) {
+  const noted = damage && ((d: Damage) => void damage.note(d));
+  for (const rec of store.listPages({ following: true, onDamage: noted })) {
     if (rec.headId === null) continue;
     try {
       const log = loadPageLog(store, rec.pageId);
       add(log, store.objectsOf(rec.pageId).map(fromStoredObject));
     } catch (e) {
+      const d = (e as StoreError).damage;
+      if (d && damage) damage.note(d);
       log("error", `page ${rec.pageId} not loaded from the store: ${(e as Error).message}`);
     }
   }
-  if (!replicas.has(anchor.page)) {
+  // A damaged root is not rebuilt over its damaged rows: the registry serves the embedded
+  // anchor's own state, and nothing is written until the store is repaired.
+  if (!replicas.has(anchor.page) && !isDamaged(anchor.page)) {
     const rootLog = openAnchor(anchor);
     const cps = rootLog.checkpoints();
     const batch = pageLogBatch(
@@ -214,6 +236,15 @@ export function openPageSet(opts: PageSetOptions): PageSet {
         return;
       }
       const page = pageOf(obj);
+      if (isDamaged(page)) {
+        results[i] = {
+          id: obj.type === "genesis" ? page : objectId(obj),
+          outcome: "dropped",
+          code: "damaged-page",
+          reason: `this node's stored copy of page ${page} is damaged`,
+        };
+        return;
+      }
       if (obj.type === "genesis") {
         if (replicas.has(page)) results[i] = { id: page, outcome: "duplicate" };
         else if (openLinked(obj)) {
@@ -265,7 +296,9 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       if (source === undefined) continue;
       if (r.outcome === "invalid") {
         blame(source, "invalid");
-      } else if (r.outcome === "added") peers.note(source, "useful", now());
+      } else if (r.outcome === "added" && peers.get(source)) {
+        peers.note(source, "useful", now());
+      }
     }
     if (changed) {
       changed = false;
@@ -282,7 +315,9 @@ export function openPageSet(opts: PageSetOptions): PageSet {
   const fetching = new Map<string, Promise<Replica | undefined>>();
   function followLinks(r: Replica): void {
     for (const id of linkedPageIds(r.log.state())) {
-      if (!replicas.has(id) && !fetching.has(id)) void fetchAndOpen(id, r).catch(() => {});
+      if (!replicas.has(id) && !fetching.has(id) && !isDamaged(id)) {
+        void fetchAndOpen(id, r).catch(() => {});
+      }
     }
   }
 
@@ -290,7 +325,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
     const running = fetching.get(pageId);
     if (running) return running;
     const p = (async () => {
-      if (!network) return undefined;
+      if (!network || isDamaged(pageId)) return undefined;
       count("fetch.started");
       const answers = await network.fetchPage(pageId, {
         parallel: 3,
@@ -386,6 +421,7 @@ export function openPageSet(opts: PageSetOptions): PageSet {
           };
         }),
         counters: { ...counts },
+        store: opts.storeCheck?.(),
       };
     },
     pages() {
@@ -418,6 +454,8 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       if (replicas.has(pageId)) lastUsed.set(pageId, now());
     },
     async fetchMissing(pageId, from) {
+      const withheld = damage?.pages.get(pageId);
+      if (withheld !== undefined) throw new Error(withheld);
       const parent = replicas.get(from.key.replace(/^djdns:/, ""));
       if (!network || !parent) throw new Error(`signed page ${pageId} is not held by this node`);
       const deadline = new Promise<undefined>((resolve) => {
@@ -453,6 +491,15 @@ export function openPageSet(opts: PageSetOptions): PageSet {
       }
       if (dropped > 0) opts.onChange();
       return dropped;
+    },
+    quarantine(pageIds) {
+      for (const id of pageIds) {
+        lastUsed.delete(id);
+        loaded.delete(id);
+        if (!replicas.delete(id)) continue;
+        network?.unfollow(id);
+        log("error", `page ${id}: stored records damaged; no longer served or replicated`);
+      }
     },
     savePeers() {
       const rows = peers.list().filter((p) => p.addrs.length > 0).map((p) => ({

@@ -12,7 +12,8 @@ import { openAnchor, type PageLog, type TrustAnchor } from "../page/mod.ts";
 import { parseBranchTable } from "../registry/branches.ts";
 import { branchIndex } from "../registry/branch_index.ts";
 import type { LoadedPage } from "../registry/source.ts";
-import type { Store } from "../store/mod.ts";
+import type { Damage, Store } from "../store/mod.ts";
+import type { DamageBook } from "./store_check.ts";
 import type { Forwarder } from "../forwarder/mod.ts";
 import { loadPageDir, type PageSnapshot, signedPage, snapshotSource } from "../sources/mod.ts";
 import {
@@ -62,6 +63,12 @@ export interface RegistryOptions {
    * (a networked node's replicas).
    */
   signed?: () => { pages: Map<string, LoadedPage | Error>; heads: HeadInfo[] };
+  /**
+   * Pages whose stored records are damaged (lib/node/store_check.ts): each is served as an error
+   * (its names answer SERVFAIL), whatever else holds it; damage met while reading the store is
+   * noted in it.
+   */
+  damage?: DamageBook;
 }
 
 /**
@@ -73,11 +80,12 @@ export interface RegistryOptions {
  */
 export function storedPages(
   store: Store | undefined,
+  onDamage?: (d: Damage) => void,
 ): { pages: Map<string, LoadedPage | Error>; heads: HeadInfo[] } {
   const pages = new Map<string, LoadedPage | Error>();
   const heads: HeadInfo[] = [];
   if (!store) return { pages, heads };
-  for (const rec of store.listPages()) {
+  for (const rec of store.listPages({ onDamage })) {
     if (rec.state === null) continue;
     heads.push({
       pageId: rec.pageId,
@@ -118,11 +126,19 @@ export async function loadRegistry(opts: RegistryOptions): Promise<Registry> {
   const dir = opts.pagesDir;
   const rootFile = opts.rootFile ?? "root.json";
   const anchor = opts.anchor ?? EMBEDDED_ANCHOR;
-  const signedNow = opts.signed ?? (() => storedPages(opts.store));
+  const damage = opts.damage;
+  const signedNow = opts.signed ??
+    (() => storedPages(opts.store, damage && ((d) => void damage.note(d))));
   let heads: HeadInfo[] = [];
   const load = async (): Promise<PageSnapshot> => {
     const { pages: signed, heads: loaded } = signedNow();
     heads = loaded;
+    if (damage && damage.pages.size > 0) {
+      // Withheld, not stale: the page's names answer SERVFAIL until the store is repaired. (A
+      // damaged root falls back to the anchor's own verified state, as on a fresh node.)
+      for (const [id, why] of damage.pages) signed.set(`djdns:${id}`, new Error(why));
+      heads = loaded.filter((h) => !damage.has(h.pageId));
+    }
     const errors = [...signed.values()].filter((p) => p instanceof Error).map((e) => e.message);
     if (dir !== undefined) {
       const snap = await loadPageDir(dir, rootFile);

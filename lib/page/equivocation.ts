@@ -151,14 +151,9 @@ export function createClaimTable(isDecided: (parent: string) => boolean): ClaimT
     decide(parent, keep) {
       const dropped: Approval[] = [];
       const kept: Approval[] = [];
-      let pc = parents.get(parent);
-      if (pc === undefined) {
-        parents.set(
-          parent,
-          pc = { byKey: new Map(), excluded: NONE, version: 0, decided: true },
-        );
-        return { dropped, kept };
-      }
+      // A parent without claims needs no entry: a claim recorded later asks isDecided().
+      const pc = parents.get(parent);
+      if (pc === undefined) return { dropped, kept };
       if (pc.decided) return { dropped, kept };
       pc.decided = true;
       for (const [key, c] of pc.byKey) {

@@ -40,7 +40,7 @@ import {
   checkObject,
   type CheckpointApproval,
   type CheckpointEvidence,
-  encodeObject,
+  encodedSize,
   type Evidence,
   type Genesis,
   objectId,
@@ -462,7 +462,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
 
   /** Releases an approval from its pool once it is decided and not waiting for its event. */
   function release(a: Approval): void {
-    approvalPool.delete(claimId(a));
+    if (approvalPool.size > 0) approvalPool.delete(claimId(a));
   }
 
   /** `parent`'s state is known: keep only participants' claims under it. */
@@ -602,7 +602,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
     for (const [key, a] of n.approvals) {
       if (!isParticipant(ps, key)) {
         n.approvals.delete(key);
-        approvalPool.delete(claimId(a));
+        release(a);
       } else release(a);
     }
     if (n.approvals.size > 0) eventPool.delete(n.id);
@@ -892,7 +892,7 @@ function createLog(genesis: Genesis, root: Root): PageLog {
       const n = newNode(id, event, event.parent);
       const source = sourceOf(options);
       if (source !== null) {
-        eventPool.add(id, source, n, Math.ceil(encodeObject(event).length / HELD_EVENT_UNIT));
+        eventPool.add(id, source, n, Math.ceil(encodedSize(event) / HELD_EVENT_UNIT));
       }
       const parent = nodeOf(event.parent); // in a chain, the last event added
       nodes.set(id, n);

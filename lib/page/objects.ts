@@ -483,6 +483,26 @@ export function encodeObject(obj: SignedObject): Uint8Array {
   return encoder.encode(canon.get(obj)?.text ?? canonicalize(obj, obj.type));
 }
 
+// deno-lint-ignore no-control-regex
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * Size of the canonical bytes of a checked object (from the text kept when it was checked; no
+ * bytes are made).
+ */
+export function encodedSize(obj: SignedObject): number {
+  const text = canon.get(obj)?.text ?? canonicalize(obj, obj.type);
+  // Nearly every object is ASCII: one native scan says so.
+  if (!NON_ASCII.test(text)) return text.length;
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // 2 bytes below 0x800, 3 in the BMP above, 4 for a surrogate pair (2 units counted already).
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
+  }
+  return n;
+}
+
 /** The id of a signed object: lowercase hex SHA-256 of its canonical bytes (cached). */
 export function objectId(obj: SignedObject): string {
   const c = canon.get(obj);

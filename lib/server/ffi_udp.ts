@@ -181,7 +181,7 @@ export interface NativeUdp {
 export interface NativeUdpOptions {
   /** Set SO_REUSEPORT, so other sockets (threads, processes) can bind the same port. */
   reusePort?: boolean;
-  /** SO_RCVBUF in bytes (default: the system's). */
+  /** SO_RCVBUF in bytes, as far as net.core.rmem_max allows (default: the system's). */
   receiveBuffer?: number;
 }
 
@@ -205,9 +205,9 @@ export function openNativeUdp(
     if (options.reusePort) {
       check(c, "setsockopt(SO_REUSEPORT)", c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4));
     }
+    // Best effort: the kernel caps it at net.core.rmem_max (and doubles it for bookkeeping).
     if (options.receiveBuffer) {
-      const size = new Int32Array([options.receiveBuffer]);
-      check(c, "setsockopt(SO_RCVBUF)", c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4));
+      c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, new Int32Array([options.receiveBuffer]), 4);
     }
     // As node:dgram does for a "udp6" socket bound to "::": IPv4 clients too.
     if (v6) c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, new Int32Array([0]), 4);

@@ -255,6 +255,10 @@ export function createResponder(options: ResponderOptions): Responder {
       if (entry === null) return rcodeReply(own, query, origin, RCODE.REFUSED);
       return reply(entry, own, query, origin);
     } catch (e) {
+      // Every upstream slot is taken: the same as too many waiters (dnsmasq drops at
+      // dns-forward-max too). Dropping over UDP spares the reply a flood of fresh names would
+      // otherwise cost per datagram.
+      if ((e as { kind?: string }).kind === "overloaded") return overloaded(own, query, origin);
       stats.errors++;
       // Upstream failures are already logged by the forwarder, once per try; anything else is a
       // fault of ours and must be seen.

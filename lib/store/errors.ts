@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Damage } from "./types.ts";
 
 /**
  * Why a store operation failed.
@@ -42,6 +43,8 @@ export type StoreErrorCode =
 export class StoreError extends Error {
   /** Machine-readable reason. */
   readonly code: StoreErrorCode;
+  /** With code `damaged`: the damaged record (the first one, when several were found). */
+  damage?: Damage;
 
   /** Creates a store error; `cause` keeps the underlying SQLite or OS error. */
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {

@@ -140,13 +140,21 @@ export function describeDamage(d: Damage): string {
  * damaged and what to do.
  */
 export function damagedError(dir: string, path: string, d: Damage, more = 0): StoreError {
-  return new StoreError(
+  const err = new StoreError(
     "damaged",
     `database ${path} is damaged: ${describeDamage(d)}` +
       (more > 0 ? ` (and ${more} more damaged record${more > 1 ? "s" : ""})` : "") +
       `; run 'djdns store verify --data ${dir}' to list the damage and 'djdns store repair ` +
       `--data ${dir}' to drop it, then re-import the affected pages — nothing was changed`,
   );
+  err.damage = {
+    what: d.what,
+    pageId: d.pageId,
+    problem: d.problem,
+    ...(d.objectId === undefined ? {} : { objectId: d.objectId }),
+    ...(d.kind === undefined ? {} : { kind: d.kind }),
+  };
+  return err;
 }
 
 /** What a scan looked at. */
@@ -165,28 +173,42 @@ export interface DamagedRow extends Damage {
   pno: number;
 }
 
+/** An extra check of an object whose bytes hash to its id (the CLI decodes it with the page module). */
+export type RowCheck = (o: {
+  kind: ObjectKind;
+  id: string;
+  pageId: string;
+  parentId: string | null;
+  signer: string | null;
+  bytes: Uint8Array;
+}) => string | null;
+
+/** A scan of every stored record, run a slice at a time (see {@linkcode recordScanner}). */
+export interface RecordScanner {
+  /**
+   * Checks up to `maxRows` more objects (or, once every object is checked, up to `maxRows`
+   * pages); returns true when every record has been checked.
+   */
+  step(maxRows: number): boolean;
+  /** What was checked so far. */
+  counts(): ScanCounts;
+}
+
 /**
- * Checks every stored object and every page's states on `db` (one snapshot when the caller
- * holds a read transaction) and calls `onDamage` for each problem found. `deep` also parses
- * every object as UTF-8 JSON. `check`, when given, is asked about every object whose bytes hash
- * to its id (the CLI decodes it with the page module) and returns a problem or null.
+ * A scan of every stored object and every page's states on `db`, run by {@linkcode
+ * RecordScanner.step} a slice at a time (one snapshot when the caller holds a read transaction
+ * across the steps), calling `onDamage` for each problem found. `deep` also parses every object
+ * as UTF-8 JSON; `check`, when given, is asked about every object whose bytes hash to its id.
+ * Objects are read in row order by ranges of their row number, so a slice costs the same
+ * wherever it starts.
  */
-export function scan(
+export function recordScanner(
   db: DatabaseSync,
   onDamage: (d: DamagedRow) => void,
-  options: {
-    deep?: boolean;
-    check?: (o: {
-      kind: ObjectKind;
-      id: string;
-      pageId: string;
-      parentId: string | null;
-      signer: string | null;
-      bytes: Uint8Array;
-    }) => string | null;
-  } = {},
-): ScanCounts {
+  options: { deep?: boolean; check?: RowCheck } = {},
+): RecordScanner {
   const deep = options.deep === true;
+  const check = options.check;
   const pageIds = new Map<number, string>();
   for (
     const r of db.prepare("SELECT pno, page_id FROM pages").iterate() as Iterable<{
@@ -197,17 +219,35 @@ export function scan(
     pageIds.set(r.pno, r.page_id instanceof Uint8Array ? r.page_id.toHex() : "(unknown)");
   }
   const pageOf = (pno: number) => pageIds.get(pno) ?? "(unknown)";
-  let objects = 0;
   // Rows as arrays, and parent and signer only when asked for: node:sqlite's cost per row, not
   // the hash, dominates this loop.
   const rows = db.prepare(
-    options.check
+    (check
       ? "SELECT seq, kind, id, pno, bytes, parent, signer FROM objects"
-      : "SELECT seq, kind, id, pno, bytes FROM objects",
+      : "SELECT seq, kind, id, pno, bytes FROM objects") + " WHERE seq > ? ORDER BY seq LIMIT ?",
   );
   // Deno's node:sqlite has setReturnArrays at run time, not yet in its types.
   (rows as unknown as { setReturnArrays?(on: boolean): void }).setReturnArrays?.(true);
-  for (const row of rows.iterate() as Iterable<unknown[] | Record<string, unknown>>) {
+  const checkpoint = db.prepare(
+    `SELECT bytes FROM objects WHERE id = ? AND kind = ${KIND_CODES.checkpoint} AND pno = ?`,
+  );
+  const headKnown = db.prepare(
+    `SELECT EXISTS (SELECT 1 FROM objects WHERE id = ?1 AND kind = ${KIND_CODES.event}
+                      AND pno = ?2)
+         OR EXISTS (SELECT 1 FROM objects WHERE parent = ?1 AND kind = ${KIND_CODES.checkpoint}
+                      AND pno = ?2) AS ok`,
+  );
+  const pageRows = db.prepare(
+    `SELECT pno, head, state, state_hash, root_checkpoint, root_state FROM pages
+       WHERE pno > ? ORDER BY pno LIMIT ?`,
+  );
+  let objects = 0;
+  let pages = 0;
+  let lastSeq = -1;
+  let lastPno = -1;
+  let objectsDone = false;
+
+  const objectRow = (row: unknown[] | Record<string, unknown>) => {
     objects++;
     const r = Array.isArray(row) ? row : Object.values(row);
     const [seq, code, rawId, pno, bytes, parent, signer] = r as [
@@ -219,12 +259,13 @@ export function scan(
       unknown,
       unknown,
     ];
+    lastSeq = seq;
     const id = rawId instanceof Uint8Array ? rawId : new Uint8Array(0);
     let problem = objectProblem(id, bytes, deep);
     const kind = kindName(code);
     if (kind === undefined) problem = `its kind (${code}) is unknown`;
-    if (problem === null && options.check) {
-      problem = options.check({
+    if (problem === null && check) {
+      problem = check({
         kind: kind!,
         id: id.toHex(),
         pageId: pageOf(pno),
@@ -244,30 +285,18 @@ export function scan(
         problem,
       });
     }
-  }
-  const checkpoint = db.prepare(
-    `SELECT bytes FROM objects WHERE id = ? AND kind = ${KIND_CODES.checkpoint} AND pno = ?`,
-  );
-  const headKnown = db.prepare(
-    `SELECT EXISTS (SELECT 1 FROM objects WHERE id = ?1 AND kind = ${KIND_CODES.event}
-                      AND pno = ?2)
-         OR EXISTS (SELECT 1 FROM objects WHERE parent = ?1 AND kind = ${KIND_CODES.checkpoint}
-                      AND pno = ?2) AS ok`,
-  );
-  let pages = 0;
-  for (
-    const r of db.prepare(
-      "SELECT pno, head, state, state_hash, root_checkpoint, root_state FROM pages",
-    ).iterate() as Iterable<{
-      pno: number;
-      head: Uint8Array | null;
-      state: unknown;
-      state_hash: Uint8Array | null;
-      root_checkpoint: Uint8Array | null;
-      root_state: unknown;
-    }>
-  ) {
+  };
+
+  const pageRow = (r: {
+    pno: number;
+    head: Uint8Array | null;
+    state: unknown;
+    state_hash: Uint8Array | null;
+    root_checkpoint: Uint8Array | null;
+    root_state: unknown;
+  }) => {
     pages++;
+    lastPno = r.pno;
     const base = { pno: r.pno, pageId: pageOf(r.pno) };
     let problem = stateProblem(r.state, r.state_hash);
     if (problem === null && (r.head === null) !== (r.state === null)) {
@@ -287,8 +316,44 @@ export function scan(
       const root = rootProblem(r.root_state, r.root_checkpoint, cp);
       if (root !== null) onDamage({ ...base, what: "root", problem: root });
     }
-  }
-  return { objects, pages };
+  };
+
+  return {
+    step(maxRows) {
+      const n = Math.max(1, Math.trunc(maxRows));
+      if (!objectsDone) {
+        let got = 0;
+        for (const row of rows.iterate(lastSeq, n) as Iterable<unknown[]>) {
+          objectRow(row);
+          got++;
+        }
+        if (got < n) objectsDone = true;
+        return false;
+      }
+      let got = 0;
+      for (const r of pageRows.iterate(lastPno, n) as Iterable<Parameters<typeof pageRow>[0]>) {
+        pageRow(r);
+        got++;
+      }
+      return got < n;
+    },
+    counts: () => ({ objects, pages }),
+  };
+}
+
+/**
+ * Checks every stored object and every page's states on `db` (one snapshot when the caller
+ * holds a read transaction) and calls `onDamage` for each problem found; see
+ * {@linkcode recordScanner}.
+ */
+export function scan(
+  db: DatabaseSync,
+  onDamage: (d: DamagedRow) => void,
+  options: { deep?: boolean; check?: RowCheck } = {},
+): ScanCounts {
+  const scanner = recordScanner(db, onDamage, options);
+  while (!scanner.step(4096)) { /* next slice */ }
+  return scanner.counts();
 }
 
 /** Runs SQLite's `quick_check` or `integrity_check` on a connection; the problems, [] when sound. */

@@ -24,6 +24,13 @@ export { StoreError } from "./errors.ts";
 export type { StoreErrorCode } from "./errors.ts";
 export { LOCK_FILE } from "./lock.ts";
 export { DATABASE_FILE, openStore } from "./open.ts";
+export {
+  openRecordScan,
+  type RecordScan,
+  type ScanWorkerEvent,
+  type ScanWorkerRequest,
+} from "./record_scan.ts";
+export { describeDamage } from "./integrity.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
 export type { Store } from "./store.ts";
 export { DEFAULT_LIMITS } from "./types.ts";

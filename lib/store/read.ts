@@ -6,10 +6,10 @@
  * @module
  */
 import { type Conn, ensureOpen, hexOf, idBytes, readTx, stmt } from "./conn.ts";
-import { translateError } from "./errors.ts";
+import { type StoreError, translateError } from "./errors.ts";
 import { damagedError, kindName, objectProblem, rootProblem, stateProblem } from "./integrity.ts";
 import { KIND_CODES } from "./schema.ts";
-import type { ObjectKind, PageRecord, StoredObject } from "./types.ts";
+import type { Damage, ObjectKind, PageRecord, StoredObject } from "./types.ts";
 
 interface ObjectRow {
   kind: number;
@@ -127,14 +127,30 @@ export function rootOf(
   });
 }
 
-/** Every known page (or only followed / unfollowed ones), in page-id order. */
-export function listPages(conn: Conn, filter: { following?: boolean } = {}): PageRecord[] {
+/**
+ * Every known page (or only followed / unfollowed ones), in page-id order. A page whose state is
+ * damaged throws `damaged`, unless `onDamage` is given: it hears of the page, which is left out.
+ */
+export function listPages(
+  conn: Conn,
+  filter: { following?: boolean; onDamage?: (d: Damage) => void } = {},
+): PageRecord[] {
   return read(conn, "listing pages", () => {
     const rows = filter.following === undefined
       ? stmt(conn, `SELECT ${PAGE_COLUMNS} FROM pages ORDER BY page_id`).all()
       : stmt(conn, `SELECT ${PAGE_COLUMNS} FROM pages WHERE following = ? ORDER BY page_id`)
         .all(filter.following ? 1 : 0);
-    return (rows as unknown as PageRow[]).map((r) => toPage(conn, r));
+    const out: PageRecord[] = [];
+    for (const r of rows as unknown as PageRow[]) {
+      try {
+        out.push(toPage(conn, r));
+      } catch (e) {
+        const damage = (e as StoreError).damage;
+        if (filter.onDamage === undefined || damage === undefined) throw e;
+        filter.onDamage(damage);
+      }
+    }
+    return out;
   });
 }
 

@@ -51,8 +51,11 @@ export interface Store {
   getPage(pageId: string): PageRecord | undefined;
   /** The page's root checkpoint and the state at its anchor (set by `roots` or `prune`). */
   rootOf(pageId: string): { checkpointId: string; state: string } | undefined;
-  /** All pages, or only followed / unfollowed ones, in page-id order. */
-  listPages(filter?: { following?: boolean }): PageRecord[];
+  /**
+   * All pages, or only followed / unfollowed ones, in page-id order. A damaged state throws
+   * `damaged`; with `onDamage`, that page is reported there and left out instead.
+   */
+  listPages(filter?: { following?: boolean; onDamage?: (d: Damage) => void }): PageRecord[];
   /** One object by id (and kind), or undefined. */
   getObject(id: string, kind?: ObjectKind): StoredObject | undefined;
   /** The page's events in the order they were stored (parents before children). */

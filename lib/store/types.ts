@@ -168,8 +168,9 @@ export interface StoreOptions {
   /**
    * With an integrity check, also check every stored record at open: each object's bytes hash to
    * its id, each page's state to its state hash, each root state to its checkpoint's commitment
-   * (default true). Only `djdns store verify|repair`, which report damage instead of refusing
-   * it, turn this off.
+   * (default true). `djdns store verify|repair`, which report damage instead of refusing it,
+   * turn this off, and so does a running node, which answers first and checks every record in
+   * the background (`openRecordScan`; reads still check what they return).
    */
   checkRecords?: boolean;
   /** Overrides of {@linkcode DEFAULT_LIMITS}. */
