@@ -28,6 +28,7 @@ import {
   UdpClient,
 } from "./helpers/raw_dns.ts";
 import { ignoring, needs } from "./helpers/preconditions.ts";
+import { privateNetnsAvailable, runInPrivateNetns } from "./helpers/netns.ts";
 
 const ZONE: Zone = {
   "www.example.com": [{ type: "A", ttl: 600, data: "192.0.2.10" }],
@@ -270,28 +271,20 @@ Deno.test("fast: --udp-native without --allow-ffi is refused with one line namin
 
 Deno.test({
   name: "fast: --udp-native from outside loopback: recursion ACL and RRL as the normal face",
-  ignore: ignoring("fast netns", needs.root()),
+  ignore: ignoring(
+    "fast netns",
+    privateNetnsAvailable() ? undefined : "needs root and unshare --net",
+  ),
   async fn() {
     const script = new URL("./helpers/fast_netns.ts", import.meta.url).pathname;
-    const setup = "ip link set lo up && ip addr add 198.18.0.1/32 dev lo && " +
-      "ip addr add 198.19.0.2/32 dev lo";
-    const out = await new Deno.Command("unshare", {
-      args: [
-        "--net",
-        "--",
-        "sh",
-        "-c",
-        `${setup} && exec "$0" run -A --v8-flags=--enable-experimental-regexp-engine "$1"`,
-        Deno.execPath(),
-        script,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.ok(out.success, text + new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(text.trim().split("\n").pop()!);
-    for (const face of ["normal", "native"]) {
+    type Face = {
+      acl: { registry: number; forwarded: number; ra: boolean };
+      loopback: { forwarded: number; ra: boolean };
+      rrl: { replies: number; full: number; truncated: number };
+    };
+    const r = await runInPrivateNetns(script) as Record<"normal" | "native", Face>;
+    const text = JSON.stringify(r);
+    for (const face of ["normal", "native"] as const) {
       const f = r[face];
       // Outside the ACL: registry names yes, forwarded names REFUSED, RA clear.
       assert.deepEqual(f.acl, { registry: 0, forwarded: 5, ra: false }, `${face} ${text}`);

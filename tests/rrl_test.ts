@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createRrl, truncatedReply } from "../lib/server/rrl.ts";
 import { prefixKey } from "../lib/server/prefix.ts";
 import { buildQuery, header } from "./helpers/raw_dns.ts";
+import { privateNetnsAvailable, runInPrivateNetns } from "./helpers/netns.ts";
 
 function count(actions: string[]) {
   const out: Record<string, number> = { send: 0, slip: 0, drop: 0 };
@@ -108,14 +109,7 @@ Deno.test("rrl: the truncated reply keeps header and question, sets TC, drops re
 
 // End to end needs a client address outside loopback: a private network namespace (root and
 // unshare(1)) whose loopback device also holds two TEST-NET addresses. Traffic never leaves it.
-const netnsAvailable = Deno.build.os === "linux" && Deno.uid() === 0 &&
-  (() => {
-    try {
-      return new Deno.Command("unshare", { args: ["--net", "--", "true"] }).outputSync().success;
-    } catch {
-      return false;
-    }
-  })();
+const netnsAvailable = privateNetnsAvailable();
 
 Deno.test({
   name: "rrl e2e: a non-loopback /24 gets --rrl-rate responses, every 2nd of the rest TC=1; " +
@@ -123,24 +117,8 @@ Deno.test({
   ignore: !netnsAvailable,
   async fn() {
     const script = new URL("./helpers/rrl_netns.ts", import.meta.url).pathname;
-    const setup = "ip link set lo up && ip addr add 198.18.0.1/32 dev lo && " +
-      "ip addr add 198.19.0.2/32 dev lo";
-    const out = await new Deno.Command("unshare", {
-      args: [
-        "--net",
-        "--",
-        "sh",
-        "-c",
-        `${setup} && exec "$0" run -A --v8-flags=--enable-experimental-regexp-engine "$1"`,
-        Deno.execPath(),
-        script,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.ok(out.success, text + new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(text.trim().split("\n").pop()!);
+    type Burst = { replies: number; full: number; truncated: number };
+    const r = await runInPrivateNetns(script) as { outside: Burst; loopback: Burst; dig: string };
     // 100 queries at once from 198.19.0.2: the bucket holds 20 (a few more may refill while
     // the burst is read); of the other ~80, every second is truncated, the rest dropped.
     assert.ok(r.outside.full >= 20 && r.outside.full <= 30, JSON.stringify(r));

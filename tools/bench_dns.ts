@@ -22,7 +22,8 @@
  * prints the median ratios djdns/baseline: the before/after figures of a change.
  *
  * `--native` also runs djdns with `--udp-native` (the `djdns-ffi` task: the same flags plus
- * `--allow-ffi`), as server "native". After the dnsperf rounds comes the flood case (see
+ * `--allow-ffi`), as server "native"; with `--baseline DIR` too, the baseline tree runs with
+ * `--udp-native` only, as "baseline-native". After the dnsperf rounds comes the flood case (see
  * `floodRounds`; `--no-flood` skips it, `--flood-only` runs only it): every server flooded with
  * one cached name at the rate dnsmasq sustains, while probes ask other names; the share of
  * probes not answered is the figure.
@@ -111,7 +112,8 @@ async function startDjdns(port: number, tree?: string, native = false): Promise<
     "warning",
     ...(native ? ["--udp-native"] : []),
   ];
-  const name = tree ? "baseline" : native ? "native" : "djdns";
+  const name = (tree ? "baseline" : native ? "native" : "djdns") +
+    (tree && native ? "-native" : "");
   const s = spawn(name, Deno.execPath(), args, port);
   await waitReady(s);
   return s;
@@ -259,10 +261,14 @@ try {
   };
   servers.push(await startDjdns(await port()));
   servers.push(await startDnsmasq(await port()));
-  if (values.baseline) {
+  // With --native, the baseline tree runs only with --udp-native ("baseline-native").
+  if (values.baseline && !values.native) {
     servers.push(await startDjdns(await port(), Deno.realPathSync(values.baseline)));
   }
   if (values.native) servers.push(await startDjdns(await port(), undefined, true));
+  if (values.native && values.baseline) {
+    servers.push(await startDjdns(await port(), Deno.realPathSync(values.baseline), true));
+  }
   // Warm-up (fills djdns's answer cache and lets V8 compile the request path); not measured.
   for (const s of servers) await dnsperf(s, variants[0], 2, 0);
   for (let round = 1; round <= (values["flood-only"] ? 0 : rounds); round++) {
@@ -369,6 +375,7 @@ const compared = [
     [s.name, "dnsmasq"],
     [s.name, "djdns"],
   ]),
+  ...(servers.some((s) => s.name === "baseline-native") ? [["native", "baseline-native"]] : []),
 ];
 for (const [a, b] of compared) {
   console.log(

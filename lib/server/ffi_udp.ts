@@ -51,6 +51,8 @@ const SYMBOLS = {
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   // Runs on a thread of its own: the only call that waits.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // Also on a thread of its own: the coalescing pause (see NativeUdp.pause).
+  usleep: { parameters: ["u32"], result: "i32", nonblocking: true },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -158,6 +160,8 @@ export interface NativeUdp {
   receive(): number;
   /** Resolves once a datagram waits to be read, or after `timeoutMs` (whichever first). */
   readable(timeoutMs: number): Promise<void>;
+  /** Resolves after about `us` microseconds (without a timer of the event loop's, which counts ms). */
+  pause(us: number): Promise<void>;
   /** The `i`th datagram of the last receive (a view into the receive area). */
   datagram(i: number): Uint8Array;
   /** The source of the `i`th datagram of the last receive. */
@@ -294,6 +298,9 @@ function nativeSocket(c: Libc, fd: number, port: number, closed: () => void): Na
       if (!isOpen) return Promise.resolve();
       polling ??= c.poll(pollFd, 1n, timeoutMs).finally(() => polling = null);
       return polling.then(() => {});
+    },
+    pause(us) {
+      return c.usleep(us).then(() => {});
     },
     datagram(i) {
       const len = recv32[(i * MMSG_SIZE) / 4 + 14]; // msg_len

@@ -9,7 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { formatIp, parseIp } from "../dns/ip.ts";
-import { type NativeUdp, openNativeUdp } from "./ffi_udp.ts";
+import { BATCH, type NativeUdp, openNativeUdp } from "./ffi_udp.ts";
 import type { Origin, Responder } from "./responder.ts";
 import { truncatedReply } from "./rrl.ts";
 import type { UdpRateLimit, UdpServer } from "./udp.ts";
@@ -28,6 +28,15 @@ const BATCHES_PER_TURN = 8;
  * Unbound's `so-rcvbuf` does.
  */
 const RECEIVE_BUFFER = 1 << 20;
+/**
+ * Coalescing: a batch of at least {@linkcode BUSY} datagrams that did not fill the buffers means
+ * a steady stream arriving slower than it is answered; reading again at once would make many
+ * small `recvmmsg`/`sendmmsg` calls (about 6 datagrams each under a paced 39,000/s flood), each
+ * also waking the clients. Waiting {@linkcode COALESCE_US} first lets a batch build up: fewer
+ * calls per answer, for at most that much more latency, and only while the stream lasts.
+ */
+const BUSY = 4;
+const COALESCE_US = 500;
 /** How long one wait for datagrams lasts before the loop checks whether it should stop (ms). */
 const POLL_MS = 200;
 
@@ -140,11 +149,16 @@ export function serveOn(
     let failures = 0;
     while (!stopped) {
       let turns = 0;
+      let coalesce = false;
       try {
         // While draining, datagrams are read and ignored (as the node:dgram face ignores them):
         // left unread, they would keep the socket readable and the wait below would spin.
         for (let n; turns < BATCHES_PER_TURN && (n = sock.receive()) > 0; turns++) {
           if (!draining) handleBatch(n);
+          if (n >= BUSY && n < BATCH) {
+            coalesce = true;
+            break;
+          }
         }
         failures = 0;
       } catch (err) {
@@ -156,7 +170,7 @@ export function serveOn(
       if (stopped) break;
       // Also after a full run of batches: the wait returns at once then, and lets the event
       // loop turn (timers, TCP, upstream replies).
-      await sock.readable(POLL_MS);
+      await (coalesce && !draining ? sock.pause(COALESCE_US) : sock.readable(POLL_MS));
     }
   })();
 

@@ -81,3 +81,40 @@ export async function createNetns(): Promise<Netns> {
     },
   };
 }
+
+/**
+ * Runs the Deno `script` (with --allow-all) inside a private network namespace of its own
+ * (`unshare --net`, root only) whose loopback device also holds 198.18.0.1 (for servers) and
+ * 198.19.0.2 (a client that is not loopback); traffic never leaves it. Resolves with the last
+ * line of its stdout, parsed as JSON; throws with its output when it fails.
+ */
+export async function runInPrivateNetns(script: string): Promise<unknown> {
+  const setup = "ip link set lo up && ip addr add 198.18.0.1/32 dev lo && " +
+    "ip addr add 198.19.0.2/32 dev lo";
+  const out = await new Deno.Command("unshare", {
+    args: [
+      "--net",
+      "--",
+      "sh",
+      "-c",
+      `${setup} && exec "$0" run -A --v8-flags=--enable-experimental-regexp-engine "$1"`,
+      Deno.execPath(),
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(text + new TextDecoder().decode(out.stderr));
+  return JSON.parse(text.trim().split("\n").pop()!);
+}
+
+/** Whether {@linkcode runInPrivateNetns} can run here (Linux, root, unshare(1) allowed). */
+export function privateNetnsAvailable(): boolean {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  try {
+    return new Deno.Command("unshare", { args: ["--net", "--", "true"] }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
