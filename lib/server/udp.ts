@@ -16,6 +16,28 @@ import dgram from "node:dgram";
 import { getLogger } from "@logtape/logtape";
 import type { Origin, Responder } from "./responder.ts";
 import { type Rrl, truncatedReply } from "./rrl.ts";
+import { errorReply, HEADER } from "../dns/wire.ts";
+
+const SERVFAIL = 2;
+
+// A query whose answer is being worked out (held for a SERVFAIL if the server stops first).
+interface Waiting {
+  msg: Uint8Array;
+  port: number;
+  addr: string;
+  limited: boolean;
+}
+
+// The end of a request's first question, or HEADER when it has none that parses.
+function questionEnd(msg: Uint8Array): number {
+  if (msg.length < HEADER || ((msg[4] << 8) | msg[5]) === 0) return HEADER;
+  let i = HEADER;
+  while (i < msg.length && msg[i] !== 0) {
+    if (msg[i] >= 0x40) return HEADER;
+    i += msg[i] + 1;
+  }
+  return i + 5 <= msg.length ? i + 5 : HEADER;
+}
 
 const log = getLogger(["djdns", "udp"]);
 
@@ -119,29 +141,53 @@ export function serveUdp(
       done?.();
     }
   };
-  // Answers still being worked out; close() lets them go out before the socket closes.
-  let pending = 0;
+  // Answers still being worked out; close() lets them go out before the socket closes, and
+  // answers those still out at its deadline with SERVFAIL, so that a client asks its next server
+  // at once instead of waiting out its own timeout (a dead upstream takes longer than the grace).
+  const waiting = new Set<Waiting>();
+  let sending = 0;
   let draining = false;
   let drained: (() => void) | undefined;
   const settle = () => {
-    if (--pending === 0) drained?.();
+    if (--sending === 0 && waiting.size === 0) drained?.();
   };
   socket.on("message", (msg, rinfo) => {
     if (draining) return;
     const client = classify(rinfo.address);
     const out = responder.handle(msg, client.origin);
     if (out instanceof Promise) {
-      pending++;
-      out.then((r) => send(r, rinfo.port, rinfo.address, client.limited, settle));
+      const w = { msg, port: rinfo.port, addr: rinfo.address, limited: client.limited };
+      waiting.add(w);
+      out.then((r) => {
+        if (!waiting.delete(w)) return; // answered SERVFAIL at the deadline
+        sending++;
+        send(r, w.port, w.addr, w.limited, settle);
+      });
     } else send(out, rinfo.port, rinfo.address, client.limited);
   });
   const close = async (graceMs: number) => {
     draining = true;
-    if (pending > 0 && graceMs > 0) {
+    const until = (ms: number) => {
+      if (waiting.size === 0 && sending === 0) return Promise.resolve();
       const done = new Promise<void>((r) => drained = r);
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([done, new Promise((r) => timer = setTimeout(r, graceMs))]);
-      clearTimeout(timer);
+      return Promise.race([done, new Promise((r) => timer = setTimeout(r, ms))])
+        .then(() => clearTimeout(timer));
+    };
+    if (graceMs > 0) {
+      await until(graceMs);
+      for (const w of waiting) {
+        waiting.delete(w);
+        sending++;
+        send(
+          errorReply(w.msg, SERVFAIL, false, questionEnd(w.msg)),
+          w.port,
+          w.addr,
+          w.limited,
+          settle,
+        );
+      }
+      await until(500);
     }
     await new Promise<void>((done) => socket.close(() => done()));
   };
