@@ -6,4 +6,4 @@
  */
 export { buildTree, TREE_LIMITS, type TreeKind, type TreeNode, type TreeSource } from "./tree.ts";
 export { escapeHtml, LIST_MAX, statusHtml, type StatusView, treeSvg } from "./html.ts";
-export { serveStatus, statusHandler, type StatusServer } from "./server.ts";
+export { RENDER_CACHE_MS, serveStatus, statusHandler, type StatusServer } from "./server.ts";

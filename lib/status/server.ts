@@ -29,22 +29,44 @@ function notAllowed(): Response {
   });
 }
 
+/** How long a rendered `/metrics` or status page is served again before it is made anew. */
+export const RENDER_CACHE_MS = 1000;
+
 /** The request handler (exported for tests without a socket). */
 export function statusHandler(
   metrics: Metrics,
   view: () => StatusView,
+  cacheMs = RENDER_CACHE_MS,
 ): (req: Request) => Promise<Response> {
+  // Each body is made at most once per cacheMs: a request flood then costs writes, not renders
+  // that walk the whole registry (measured: 64 clients scraping a registry of 1.6 million page
+  // entries pushed DNS answers from 0.3 ms to a second, and lost 7 of 100).
+  const cached = <T>(make: () => T | Promise<T>) => {
+    let at = -Infinity;
+    let body: Promise<T> | undefined;
+    return () => {
+      const now = performance.now();
+      if (body === undefined || now - at >= cacheMs) {
+        at = now;
+        body = Promise.resolve().then(make);
+        body.catch(() => body = undefined);
+      }
+      return body;
+    };
+  };
+  const metricsText = cached(() => metrics.text());
+  const statusPage = cached(() => statusHtml(view()));
   return async (req) => {
     if (req.method !== "GET" && req.method !== "HEAD") return notAllowed();
     const path = new URL(req.url).pathname;
     try {
       if (path === "/metrics") {
-        return new Response(req.method === "HEAD" ? null : await metrics.text(), {
+        return new Response(req.method === "HEAD" ? null : await metricsText(), {
           headers: { "content-type": metrics.contentType, ...SECURITY_HEADERS },
         });
       }
       if (path === "/" || path === "/status") {
-        return new Response(req.method === "HEAD" ? null : statusHtml(view()), {
+        return new Response(req.method === "HEAD" ? null : await statusPage(), {
           headers: { "content-type": "text/html; charset=utf-8", ...SECURITY_HEADERS },
         });
       }
