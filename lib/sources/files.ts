@@ -14,6 +14,8 @@ import type { LoadedPage, PageSource } from "../registry/source.ts";
 export const MAX_PAGE_FILE_BYTES = 32 * 1024 * 1024;
 /** Most page files one directory may contribute. */
 export const MAX_PAGE_FILES = 10_000;
+/** Most load errors listed for one directory (the rest are counted in one more line). */
+export const MAX_REPORTED_ERRORS = 1_000;
 
 /** Every page reachable from the root of a page directory, validated. */
 export interface PageSnapshot {
@@ -82,6 +84,13 @@ export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<
   const root: LoadedPage = { key: rootKey, page: await readPage(absDir, rootKey) };
   const pages = new Map<string, LoadedPage | Error>([[rootKey, root]]);
   const errors: string[] = [];
+  // Errors are reported up to a bound: their number follows page contents, not files.
+  let untold = 0;
+  const report = (message: string) => {
+    if (errors.length < MAX_REPORTED_ERRORS) errors.push(message);
+    else untold++;
+  };
+  let overLimit = false;
   const queue: LoadedPage[] = [root];
   while (queue.length > 0) {
     const lp = queue.shift()!;
@@ -92,12 +101,17 @@ export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<
         try {
           key = pageKey(t.path);
         } catch (e) {
-          errors.push(`${lp.key}: ${(e as Error).message}`);
+          report(`${lp.key}: ${(e as Error).message}`);
           continue;
         }
         if (pages.has(key)) continue;
         if (pages.size >= MAX_PAGE_FILES) {
-          pages.set(key, new BranchTableError(key, `more than ${MAX_PAGE_FILES} page files`));
+          // One error for the directory, not one entry per further name: the names come from
+          // page contents, so their number is not bounded by the files that exist.
+          if (!overLimit) {
+            overLimit = true;
+            errors.push(`${dir}: more than ${MAX_PAGE_FILES} page files; the rest are not loaded`);
+          }
           continue;
         }
         try {
@@ -106,11 +120,12 @@ export async function loadPageDir(dir: string, rootFile = "root.json"): Promise<
           queue.push(loaded);
         } catch (e) {
           pages.set(key, e as Error);
-          errors.push((e as Error).message);
+          report((e as Error).message);
         }
       }
     }
   }
+  if (untold > 0) errors.push(`${dir}: ${untold} more page errors not listed`);
   return { dir: absDir, root, pages, errors };
 }
 

@@ -11,6 +11,7 @@ export {
   loadPageDir,
   MAX_PAGE_FILE_BYTES,
   MAX_PAGE_FILES,
+  MAX_REPORTED_ERRORS,
   pageKey,
   type PageSnapshot,
   snapshotSource,
