@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import dnsPacket from "dns-packet";
 import { Buffer } from "node:buffer";
+import dgram from "node:dgram";
 import {
   djdnsTaskArgs,
   fixtureRegistry,
@@ -586,5 +587,67 @@ Deno.test("tls upstream: one reused connection carries many queries; one that cl
       await fwd.close();
       up.close();
     }
+  }
+});
+
+Deno.test("https: requests beyond the in-flight bound get 503 at once; the rest are answered", async () => {
+  const { cert, key, ca } = await pki();
+  const pages = await fixtureRegistry();
+  // An upstream that never answers keeps every forwarded request waiting.
+  const dead = dgram.createSocket("udp4");
+  await new Promise<void>((r) => dead.bind(0, "127.0.0.1", () => r()));
+  const s = await startDjdns([
+    "--pages",
+    pages,
+    "--upstream",
+    `127.0.0.1:${dead.address().port}`,
+    "--upstream-timeout",
+    "1000",
+    "--https-listen",
+    "127.0.0.1:0",
+    "--tls-cert",
+    cert,
+    "--tls-key",
+    key,
+  ]);
+  // HTTP/1.1, one connection per request: the server's own HTTP/2 stream limit is not the bound
+  // under test.
+  const client = Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(ca)],
+    http2: false,
+    poolMaxIdlePerHost: 0,
+  });
+  try {
+    const url = `https://127.0.0.1:${await portOf(s, "https")}/dns-query`;
+    const statuses = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/dns-message" },
+        body: query(`q${i}.example.net`),
+        client,
+      });
+      await res.body?.cancel();
+      return res.status;
+    }));
+    const busy = statuses.filter((x) => x === 503).length;
+    const answered = statuses.filter((x) => x === 200).length;
+    assert.equal(busy + answered, 300, JSON.stringify(statuses));
+    assert.ok(busy >= 300 - 256, `${busy} refused with 503`);
+    assert.ok(answered >= 1);
+    // Once they drain, the face answers again.
+    const after = await kdig(
+      "-p",
+      url.split(":")[2].split("/")[0],
+      `+tls-ca=${ca}`,
+      "+tls-hostname=dns.test",
+      "+https",
+      "in.root.demo",
+    );
+    assert.match(after.stdout, /1\.2\.3\.4/);
+  } finally {
+    client.close();
+    await new Promise<void>((r) => dead.close(() => r()));
+    await s.stop();
+    await Deno.remove(pages, { recursive: true });
   }
 });

@@ -6,7 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { nodeStatus, publish } from "../lib/net/mod.ts";
-import { approve, createGenesis, objectId, proposeEvent } from "../lib/page/mod.ts";
+import {
+  approve,
+  approveCheckpoint,
+  createCheckpoint,
+  createGenesis,
+  createPageLog,
+  objectId,
+  proposeEvent,
+} from "../lib/page/mod.ts";
 import { dig } from "./helpers/djdns.ts";
 import { aRecords, change, type NetNode, startNode, testRoot, until } from "./helpers/net.ts";
 import { branch, key } from "./page_fixtures.ts";
@@ -74,7 +82,16 @@ Deno.test("net fetch: a linked page is fetched while the query waits, then follo
       "the sub-page change at b",
     );
 
-    // A full replica (--follow all) follows the linked page without any query.
+    // The sub-page gets a checkpoint at that change.
+    const subLog = createPageLog(sub);
+    subLog.addEvent(c2.event);
+    subLog.addApproval(c2.approval);
+    const cp = createCheckpoint(subLog);
+    const cpr = await publish(a.hostPort, [cp, approveCheckpoint(key(2).secretKey, cp)]);
+    assert.deepEqual(cpr.map((x) => x.outcome), ["added", "added"]);
+
+    // A full replica (--follow all) follows the linked page without any query, starting from
+    // its newest checkpoint (only what follows it is fetched), then keeps it current.
     const full = await startNode(tmp, "c", `${tmp}/anchor.json`, [
       "--peer",
       a.hostPort,
@@ -91,6 +108,22 @@ Deno.test("net fetch: a linked page is fetched while the query waits, then follo
       "the full replica to follow the sub-page",
     );
     assert.deepEqual(await aRecords(full.port, "new.sub.test"), ["192.0.2.81"]);
+    const fs = await nodeStatus(full.hostPort) as {
+      pages: { page: string; objects: number }[];
+      counters: Record<string, number>;
+    };
+    assert.equal(fs.counters["fetch.from-checkpoint"], 1, JSON.stringify(fs.counters));
+    const as = await nodeStatus(a.hostPort) as { pages: { page: string; objects: number }[] };
+    const held = (st: { pages: { page: string; objects: number }[] }) =>
+      st.pages.find((p) => p.page === subId)!.objects;
+    assert.ok(held(fs) < held(as), `from the checkpoint: ${held(fs)} objects, a has ${held(as)}`);
+    const later = change(subId, c2.id, "later.sub.test", "192.0.2.82");
+    await publish(a.hostPort, [later.event, approve(key(2).secretKey, later.event)]);
+    await until(
+      async () => (await aRecords(full.port, "later.sub.test")).includes("192.0.2.82"),
+      20_000,
+      "a change after the checkpoint at the full replica",
+    );
 
     // A linked page nobody holds: SERVFAIL within the fetch deadline (1.5 s) plus margin.
     const t0 = performance.now();

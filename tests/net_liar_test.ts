@@ -204,8 +204,8 @@ Deno.test("net liar: forged, withheld, stale and equivocating data never win", a
     assert.equal((await nodeStatus(h2.hostPort) as Status).pages[0].head, good.id);
 
     // Equivocation: the only participant approves two different children of one parent. The
-    // evidence is derived on each node (and reconciled like any object), and neither change is
-    // answered anywhere.
+    // evidence is derived where both approvals meet and gossiped like any object, and neither
+    // change is answered anywhere.
     const a = change(page, good.id, "left.net.test", "192.0.2.61");
     const b = change(page, good.id, "right.net.test", "192.0.2.62");
     await publish(h1.hostPort, [a.event, a.approval]);
@@ -222,6 +222,12 @@ Deno.test("net liar: forged, withheld, stale and equivocating data never win", a
         "both equivocated changes to lose",
       );
     }
+    let derived = 0;
+    for (const n of [h1, h2]) {
+      const s = await nodeStatus(n.hostPort) as Status;
+      derived += s.counters["evidence.derived"] ?? 0;
+    }
+    assert.ok(derived >= 1, "evidence derived and published");
   } finally {
     await liar.node.stop();
     await withholder.node.stop();

@@ -107,7 +107,13 @@ Deno.test("store background check: a node answers at once while every record of 
       "127.0.0.1:0",
     ]);
     try {
-      const url = /metrics and status page on \S*?(http:\/\/[^\s"]+)/.exec(server.log())![1];
+      // The metrics port starts just after the DNS listeners: wait for its log line.
+      let found: RegExpExecArray | null = null;
+      for (const t0 = Date.now(); !found; await new Promise((r) => setTimeout(r, 10))) {
+        found = /metrics and status page on \S*?(http:\/\/[^\s"]+)/.exec(server.log());
+        assert.ok(found || Date.now() - t0 < 20_000, `no metrics line:\n${server.log()}`);
+      }
+      const url = found[1];
       const metric = async (name: string) => {
         const text = await (await fetch(`${url}metrics`)).text();
         return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)![1]);

@@ -42,6 +42,10 @@ export async function compileArgs(
     "compile",
     ...flags,
     "--no-prompt",
+    // Workers are not found by the module graph: the background check of stored records
+    // (lib/node/store_check.ts) runs this one.
+    "--include",
+    `${ROOT}lib/store/record_scan_worker.ts`,
     ...(opts.importMap ? ["--import-map", opts.importMap] : []),
     ...(opts.target ? ["--target", opts.target] : []),
     "--output",

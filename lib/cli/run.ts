@@ -247,6 +247,12 @@ export async function runMain(args: string[]): Promise<number> {
   const forwarder = forwarderFor(values, upstreams);
 
   setupLogging(level as "info", format);
+  // SIGHUP's default action ends the process: one that comes while the node starts (a
+  // `systemctl reload` right after the start) is remembered and acted on once it runs.
+  let hupWhileStarting = false;
+  const onEarlyHup = () => hupWhileStarting = true;
+  Deno.addSignalListener("SIGHUP", onEarlyHup);
+  const endEarlyHup = () => Deno.removeSignalListener("SIGHUP", onEarlyHup);
   let node;
   try {
     node = await startNode({
@@ -297,6 +303,7 @@ export async function runMain(args: string[]): Promise<number> {
       }),
     });
   } catch (e) {
+    endEarlyHup();
     if (!(e instanceof NodeStartError)) throw e;
     console.error(`djdns: ${e.message}`);
     const at = (e as { endpoint?: HostPort }).endpoint;
@@ -314,6 +321,8 @@ export async function runMain(args: string[]): Promise<number> {
   const onInt = () => stop.resolve("SIGINT");
   const onTerm = () => stop.resolve("SIGTERM");
   Deno.addSignalListener("SIGHUP", onHup);
+  endEarlyHup();
+  if (hupWhileStarting) onHup();
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
   const signal = await stop.promise;

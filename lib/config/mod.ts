@@ -44,6 +44,18 @@ export class ConfigError extends Error {
 // Keys that exist on the command line but make no sense in a file.
 const NOT_IN_FILE = new Set(["help", "config"]);
 
+/**
+ * The largest configuration file read: a real one is a few kilobytes, and a megabyte of dotted
+ * keys costs the TOML parser some 200 MB, more than a router's MemoryMax (measured).
+ */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+
+// A key as printed in an error: clipped, and with control characters escaped, since the file's
+// text reaches a terminal or a log.
+function showKey(key: string): string {
+  return JSON.stringify(key.length > 64 ? key.slice(0, 63) + "…" : key).slice(1, -1);
+}
+
 function scalar(key: string, v: unknown, where: string): string {
   if (typeof v === "string") return v;
   // Numbers are written as the flag's text: `udp-size = 1232` means `--udp-size 1232`.
@@ -81,7 +93,7 @@ export function parseConfig(
     const opt = Object.hasOwn(options, key) && !NOT_IN_FILE.has(key) ? options[key] : undefined;
     if (!opt) {
       const hint = suggestion(key, Object.keys(options).filter((k) => !NOT_IN_FILE.has(k)));
-      throw new ConfigError(`${where}: unknown key '${key}'${hint}`);
+      throw new ConfigError(`${where}: unknown key '${showKey(key)}'${hint}`);
     }
     if (opt.type === "boolean") {
       if (typeof v !== "boolean") {
@@ -103,6 +115,8 @@ export function parseConfig(
 
 // "did you mean" for a misspelt key: the known key with the smallest edit distance, if close.
 function suggestion(key: string, known: string[]): string {
+  // The distance table is key × known key: a giant key is no typo and would cost seconds.
+  if (key.length > 64) return "";
   let best = "";
   let bestD = Infinity;
   for (const k of known) {
@@ -135,11 +149,11 @@ export async function readConfig(
 ): Promise<OptionValues> {
   let text: string;
   try {
-    text = path === "-"
-      ? await new Response(Deno.stdin.readable).text()
-      : await Deno.readTextFile(path);
+    text = path === "-" ? await readCapped(Deno.stdin.readable) : await readRegularFile(path);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound
+    const why = e instanceof ConfigError
+      ? e.message
+      : e instanceof Deno.errors.NotFound
       ? "no such file"
       : e instanceof Deno.errors.PermissionDenied
       ? "permission denied"
@@ -147,6 +161,48 @@ export async function readConfig(
     throw new ConfigError(`cannot read config file ${path}: ${why}`);
   }
   return parseConfig(text, options, path === "-" ? "<stdin>" : path);
+}
+
+// Only a regular file is read (a FIFO would block the start or a SIGHUP forever, /dev/zero
+// would fill the memory), and only up to MAX_CONFIG_BYTES, whatever its size said.
+async function readRegularFile(path: string): Promise<string> {
+  if (!(await Deno.stat(path)).isFile) throw new ConfigError("not a regular file");
+  const file = await Deno.open(path);
+  try {
+    if (!(await file.stat()).isFile) throw new ConfigError("not a regular file");
+    return await readCapped(file.readable);
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed with its stream */ }
+  }
+}
+
+async function readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > MAX_CONFIG_BYTES) {
+        throw new ConfigError(`larger than ${MAX_CONFIG_BYTES} bytes`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) bytes.set(c, (at += c.length) - c.length);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError("not UTF-8 text");
+  }
 }
 
 /** The command line's values over the file's: a key given on the command line wins whole. */

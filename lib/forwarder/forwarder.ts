@@ -83,6 +83,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const defaultUpstreams = [...options.upstreams];
   const health = createHealth();
   const counts = createUpstreamStats();
+  let warnedAt = -Infinity;
+  let failuresSinceWarning = 0;
   const inFlight = new Set<Promise<unknown>>();
   const closing = new AbortController();
   // DoT sessions, reused across queries (RFC 7858 §3.4).
@@ -188,12 +190,29 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       health.failure(upstream);
       counts.failure(upstream, outcome.reason);
       failed.push(outcome);
-      logger.warn("upstream {upstream} failed for {name} {qtype} over {transport}: {reason}", {
+      const fields = {
         upstream: formatUpstream(upstream),
         ...described(),
         transport: outcome.transport,
         reason: outcome.reason,
-      });
+      };
+      logger.debug(
+        "upstream {upstream} failed for {name} {qtype} over {transport}: {reason}",
+        fields,
+      );
+      // At most one warning per 10 s, with how many failed since: a flood aimed at a dead
+      // upstream must not become a log flood (every try's failure is in the metrics).
+      failuresSinceWarning++;
+      const now = performance.now();
+      if (now - warnedAt >= 10_000) {
+        logger.warn(
+          "upstream {upstream} failed for {name} {qtype} over {transport}: {reason} " +
+            "({n} failed tries since the last warning)",
+          { ...fields, n: failuresSinceWarning },
+        );
+        warnedAt = now;
+        failuresSinceWarning = 0;
+      }
     };
     const launch = (): boolean => {
       if (tries >= attempts || closing.signal.aborted) return false;

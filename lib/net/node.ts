@@ -21,7 +21,7 @@ import { yamux } from "@libp2p/yamux";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { sha256 } from "../crypto/mod.ts";
-import type { SignedObject } from "../page/mod.ts";
+import { objectId, type SignedObject } from "../page/mod.ts";
 import {
   type Call,
   parseRequest,
@@ -114,13 +114,23 @@ export interface Network {
   fetchPage(
     pageId: string,
     opts: { parallel: number; deadlineMs: number },
-  ): Promise<{ peer: string; objects: SignedObject[] }[]>;
+  ): Promise<FetchAnswer[]>;
   /** Closes every connection to a peer (after a ban). */
   hangUp(peer: string): void;
   /** Runs a catch-up session with one connected peer now. */
   syncPeer(peer: string): Promise<SyncReport | undefined>;
   /** Stops everything. */
   stop(): Promise<void>;
+}
+
+/** One peer's answer to a page fetch (unverified). */
+export interface FetchAnswer {
+  /** The peer. */
+  peer: string;
+  /** The page's objects (after `snapshot`'s last checkpoint when there is one). */
+  objects: SignedObject[];
+  /** The newest checkpoint chain and the state at it, when the peer has one. */
+  snapshot?: { genesis: unknown; checkpoints: readonly unknown[]; state: unknown };
 }
 
 /** Message id of a gossip message: SHA-256(topic ‖ data). */
@@ -244,7 +254,9 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
     const peer = connection.remotePeer.toString();
     return serveStream(stream, connection, (v) => {
       const req = parseRequest(v);
-      if (req.t !== "fetch") throw new ProtocolError("fetch stream: only fetch requests");
+      if (req.t !== "fetch" && req.t !== "snap") {
+        throw new ProtocolError("fetch stream: only fetch and snap requests");
+      }
       return respond(host, req, peer);
     }, reportServe(peer));
   }, streamOpts);
@@ -424,21 +436,34 @@ export async function startNetwork(opts: NetOptions): Promise<Network> {
         const client = await open(peer, PROTOCOLS.fetch);
         try {
           const objects: SignedObject[] = [];
+          // The newest checkpoint first: then only what follows it.
+          let snapshot: FetchAnswer["snapshot"];
+          let after: string | undefined;
+          const snap = parseResponse(await client.call({ t: "snap", page: pageId }));
+          if (snap.t === "snap") {
+            try {
+              after = objectId(
+                (snap.checkpoints.at(-1) as { checkpoint: SignedObject }).checkpoint,
+              );
+              snapshot = snap;
+            } catch { /* malformed: fetch everything; the verifier judges it */ }
+          }
           let from = 0;
           for (let i = 0; i < 1000 && !deadline.aborted; i++) {
-            const res = parseResponse(await client.call({ t: "fetch", page: pageId, from }));
+            const req = { t: "fetch", page: pageId, from, ...(after ? { after } : {}) };
+            const res = parseResponse(await client.call(req));
             if (res.t !== "objs") break;
             objects.push(...res.objects);
             if (res.next === undefined || res.next <= from) break;
             from = res.next;
           }
-          return { peer, objects };
+          return { peer, objects, snapshot };
         } finally {
           await client.close();
         }
       };
       const settled = await Promise.allSettled(peers.slice(0, parallel).map(one));
-      const out: { peer: string; objects: SignedObject[] }[] = [];
+      const out: FetchAnswer[] = [];
       for (const s of settled) if (s.status === "fulfilled") out.push(s.value);
       return out;
     },

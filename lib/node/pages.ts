@@ -19,6 +19,7 @@ import {
   openAnchor,
   openSubPage,
   type PageLog,
+  type PageState,
   type SignedObject,
   SignedPageError,
   type TrustAnchor,
@@ -191,10 +192,17 @@ export function openPageSet(opts: PageSetOptions): PageSet {
   }
 
   /** Follows a new page: stores its genesis (and what came with it), subscribes. */
-  function follow(plog: PageLog): Replica {
-    const r = add(plog, []);
+  function follow(plog: PageLog, root?: { checkpointId: string; state: PageState }): Replica {
+    const chain = plog.checkpoints().flatMap((l) => [l.checkpoint, ...l.approvals]);
+    const r = add(plog, chain);
     try {
-      store.putBatch({ ...pageLogBatch(plog), follow: [{ pageId: plog.pageId, following: true }] });
+      store.putBatch({
+        ...pageLogBatch(
+          plog,
+          root && { checkpointId: root.checkpointId, state: canonicalize(root.state) },
+        ),
+        follow: [{ pageId: plog.pageId, following: true }],
+      });
     } catch (e) {
       count("store.error");
       log("error", `storing page ${plog.pageId}: ${(e as Error).message}`);
@@ -284,11 +292,19 @@ export function openPageSet(opts: PageSetOptions): PageSet {
         if (opts.follow === "all") followLinks(r);
       }
       // Pushed by a peer or a local client: new to us, so gossip it on (gossip forwards itself).
-      if ((how === "push") && network) {
-        const out = list.filter((_, j) => ing.results[j].outcome === "added").map((x) => x.obj);
-        if (out.length > 0) {
-          void network.publish(page, out, out.map(canonical));
+      // Evidence of equivocation this node derived from approvals goes out however they came.
+      if (network) {
+        const given = new Set(list.map((x) => x.obj));
+        const out = how === "push"
+          ? list.filter((_, j) => ing.results[j].outcome === "added").map((x) => x.obj)
+          : [];
+        for (const o of ing.persist) {
+          if (o.type === "evidence" && !given.has(o)) {
+            out.push(o);
+            count("evidence.derived");
+          }
         }
+        if (out.length > 0) void network.publish(page, out, out.map(canonical));
       }
     }
     for (const r of results) {
@@ -332,7 +348,40 @@ export function openPageSet(opts: PageSetOptions): PageSet {
         deadlineMs: opts.fetchDeadlineMs,
       });
       let r = replicas.get(pageId);
+      // Answers with the newest checkpoint first: a page starts from its newest verified
+      // checkpoint chain rather than from its genesis.
+      const cpHeight = (a: (typeof answers)[number]) => {
+        const last = a.snapshot?.checkpoints.at(-1) as { checkpoint?: { height?: unknown } };
+        return typeof last?.checkpoint?.height === "number" ? last.checkpoint.height : -1;
+      };
+      answers.sort((x, y) => cpHeight(y) - cpHeight(x));
       for (const a of answers) {
+        if (r === undefined && a.snapshot) {
+          try {
+            const chain = a.snapshot.checkpoints.map((l) => {
+              const link = l as { checkpoint: unknown; approvals: unknown[] };
+              return {
+                checkpoint: checkObject(link.checkpoint, "checkpoint"),
+                approvals: link.approvals.map((x) => checkObject(x, "checkpoint-approval")),
+              };
+            });
+            const plog = openSubPage(
+              parent.log,
+              checkObject(a.snapshot.genesis, "genesis"),
+              chain,
+              a.snapshot.state as PageState,
+            );
+            r = follow(plog, {
+              checkpointId: objectId(chain[chain.length - 1].checkpoint),
+              state: plog.state(),
+            });
+            count("fetch.from-checkpoint");
+          } catch (e) {
+            if (!(e instanceof SignedPageError) && !(e instanceof TypeError)) throw e;
+            count("fetch.bad-snapshot");
+            blame(a.peer, "invalid");
+          }
+        }
         const g = a.objects.find((o) => {
           try {
             return objectId(checkObject(o)) === pageId;

@@ -70,7 +70,7 @@ export function treeSvg(root: TreeNode): string {
   const height = Math.max(1, leaf) * ROW;
   const boxes = placed.map(({ n, x, y }) => {
     const c = COLORS[n.kind];
-    return `<g class="node ${n.kind}"><title>${escapeHtml(n.detail)}</title>` +
+    return `<g class="node ${n.kind}"><title>${escapeHtml(clip(n.detail, 1000))}</title>` +
       `<rect x="${x}" y="${y}" width="${BOX_W}" height="${BOX_H}" rx="5" fill="${c.fill}" ` +
       `stroke="${c.stroke}"${c.dash ? ` stroke-dasharray="${c.dash}"` : ""}/>` +
       `<text x="${x + 8}" y="${y + 19}" font-family="monospace" font-size="12">` +
@@ -118,9 +118,21 @@ function duration(s: number): string {
   return d ? `${d}d ${h}h ${m}m` : h ? `${h}h ${m}m` : `${m}m ${Math.floor(s % 60)}s`;
 }
 
+/** Rows shown of each list (errors, pages, peers…); the page says how many more there are. */
+export const LIST_MAX = 100;
+
+// The first LIST_MAX items, rendered, and a line for the rest: a registry with a million
+// broken targets made a 100 MB page on every request.
+function capped<T>(items: readonly T[], render: (x: T) => string, more: (n: number) => string) {
+  const shown = items.slice(0, LIST_MAX).map(render).join("");
+  return items.length > LIST_MAX ? shown + more(items.length - LIST_MAX) : shown;
+}
+
 /** Renders the whole page. */
 export function statusHtml(v: StatusView): string {
   const e = escapeHtml;
+  const moreRows = (cols: number) => (n: number) =>
+    `<tr><td colspan="${cols}">and ${n} more not shown</td></tr>`;
   const row = (k: string, val: string) => `<tr><th>${e(k)}</th><td>${val}</td></tr>`;
   const rcodes = Object.entries(v.queries.byRcode).filter(([, n]) => n > 0)
     .map(([k, n]) => `${e(k)} ${n}`).join(", ") || "none yet";
@@ -130,41 +142,56 @@ export function statusHtml(v: StatusView): string {
   ).join("");
   const signed = v.signedPages.length
     ? `<table class="list"><tr><th>page</th><th>head</th><th>changed</th></tr>` +
-      v.signedPages.map((p) =>
-        `<tr><td><code>${e(p.pageId)}</code></td><td><code>${e(p.head)}</code></td>` +
-        `<td>${e(p.changed ?? "")}</td></tr>`
-      ).join("") + `</table>`
+      capped(
+        v.signedPages,
+        (p) =>
+          `<tr><td><code>${e(p.pageId)}</code></td><td><code>${e(p.head)}</code></td>` +
+          `<td>${e(p.changed ?? "")}</td></tr>`,
+        moreRows(3),
+      ) + `</table>`
     : `<p>No signed pages held.</p>`;
   const peers = v.peers === undefined
     ? `<p>The network is not running on this node.</p>`
     : v.peers.length
     ? `<table class="list" id="peers"><tr><th>peer</th><th>address</th><th>state</th>` +
       `<th>score</th></tr>` +
-      v.peers.map((p) =>
-        `<tr><td><code>${e(p.id)}</code></td><td>${e(p.address)}</td>` +
-        `<td>${p.banned ? "banned" : p.connected ? "connected" : "known"}</td>` +
-        `<td>${e(String(p.score ?? ""))}</td></tr>`
-      ).join("") + `</table>`
+      capped(
+        v.peers,
+        (p) =>
+          `<tr><td><code>${e(p.id)}</code></td><td>${e(p.address)}</td>` +
+          `<td>${p.banned ? "banned" : p.connected ? "connected" : "known"}</td>` +
+          `<td>${e(String(p.score ?? ""))}</td></tr>`,
+        moreRows(4),
+      ) + `</table>`
     : `<p>No peers known.</p>`;
   const followed = v.followed === undefined
     ? ""
     : `<h2>Followed pages</h2>` + (v.followed.length
       ? `<table class="list" id="followed"><tr><th>page</th><th>head</th><th>height</th>` +
         `<th>objects</th><th>lag</th></tr>` +
-        v.followed.map((p) =>
-          `<tr><td><code>${e(p.page)}</code>${p.root ? " (root)" : ""}</td>` +
-          `<td><code>${e(p.head)}</code></td><td>${p.height}</td><td>${p.objects}</td>` +
-          `<td>${p.lag}</td></tr>`
-        ).join("") + `</table>`
+        capped(
+          v.followed,
+          (p) =>
+            `<tr><td><code>${e(p.page)}</code>${p.root ? " (root)" : ""}</td>` +
+            `<td><code>${e(p.head)}</code></td><td>${e(String(p.height))}</td>` +
+            `<td>${e(String(p.objects))}</td><td>${e(String(p.lag))}</td></tr>`,
+          moreRows(5),
+        ) + `</table>`
       : `<p>No pages followed.</p>`);
   const counters = v.netCounters === undefined
     ? ""
     : `<h2>Network counters</h2><table class="list" id="counters">` +
-      Object.entries(v.netCounters).sort(([a], [b]) => a < b ? -1 : 1).map(([k, n]) =>
-        `<tr><th>${e(k)}</th><td>${n}</td></tr>`
-      ).join("") + `</table>`;
+      capped(
+        Object.entries(v.netCounters).sort(([a], [b]) => a < b ? -1 : 1),
+        ([k, n]) => `<tr><th>${e(k)}</th><td>${e(String(n))}</td></tr>`,
+        moreRows(2),
+      ) + `</table>`;
   const errors = v.pageErrors.length
-    ? `<ul class="errors">${v.pageErrors.map((x) => `<li>${e(x)}</li>`).join("")}</ul>`
+    ? `<ul class="errors">${
+      capped(v.pageErrors, (x) =>
+        `<li>${e(clip(x, 1000))}</li>`, (n) =>
+        `<li>and ${n} more not shown</li>`)
+    }</ul>`
     : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -216,7 +243,9 @@ ${followed}
 <h2>Peers</h2>
 ${
     v.gossip?.length
-      ? `<p>Gossip on ${v.gossip.map((a) => `<code>${e(a)}</code>`).join(", ")}</p>`
+      ? `<p>Gossip on ${
+        v.gossip.slice(0, LIST_MAX).map((a) => `<code>${e(a)}</code>`).join(", ")
+      }</p>`
       : ""
   }
 ${peers}

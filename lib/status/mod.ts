@@ -5,5 +5,5 @@
  * @module
  */
 export { buildTree, TREE_LIMITS, type TreeKind, type TreeNode, type TreeSource } from "./tree.ts";
-export { escapeHtml, statusHtml, type StatusView, treeSvg } from "./html.ts";
+export { escapeHtml, LIST_MAX, statusHtml, type StatusView, treeSvg } from "./html.ts";
 export { serveStatus, statusHandler, type StatusServer } from "./server.ts";

@@ -13,9 +13,11 @@ import {
   checkObject,
   type Checkpoint,
   type CheckpointApproval,
+  type CheckpointLink,
   objectId,
   type PageEvent,
   type PageLog,
+  type PageState,
   type SignedObject,
   SignedPageError,
   verifyCheckpointApproval,
@@ -80,6 +82,23 @@ export interface Replica {
   summary(): PageSummary;
   /** A held object by id. */
   get(id: string): SignedObject | undefined;
+  /**
+   * Whether an object was received and is held waiting for what it depends on (an orphan event,
+   * an approval of an unknown event) or is covered by the root checkpoint: not asked for again.
+   */
+  waiting(id: string): boolean;
+  /**
+   * The newest verified checkpoint chain with the state at its last checkpoint, for a node that
+   * starts this page from it; undefined without checkpoints.
+   */
+  snapshot():
+    | { genesis: SignedObject; checkpoints: CheckpointLink[]; state: PageState }
+    | undefined;
+  /**
+   * Held objects that a node started from checkpoint `checkpointId` needs: events above its
+   * height, their approvals, later evidence and checkpoints; in an order a log takes.
+   */
+  after(checkpointId: string): SignedObject[];
   /** Held objects among `ids` (default: all), in an order a fresh log takes without orphans. */
   ordered(ids?: Iterable<string>): SignedObject[];
   /** Verifies and takes received objects (of this page). */
@@ -124,6 +143,10 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
   put(log.genesis);
   for (const o of stored) put(o);
   const heldEvents = new Map<string, PageEvent>();
+  /** The log's root: the genesis, or the event of the checkpoint it was opened from. */
+  const root = log.headChain()[0];
+  /** Ids received that the root checkpoint covers (its event, votes on it): not asked again. */
+  const covered = new Set<string>();
   const waiting = new Map<string, string[]>(); // parent id → held children
   /** Events that were held and are now in the log: stored with the batch that linked them. */
   const linked: PageEvent[] = [];
@@ -196,6 +219,11 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
         return { id, outcome: "invalid", code: "wrong-page", reason: "another page's genesis" };
       case "event": {
         if (heldEvents.has(id)) return { id, outcome: "held" };
+        // The event a checkpoint-started log begins at: covered by the checkpoint.
+        if (id === root) {
+          covered.add(id);
+          return { id, outcome: "duplicate" };
+        }
         // An event is handed to the log only once its parent is linked there; orphans wait in
         // this pool (bounded) and are fed, parents first, when their parent arrives. (It began
         // as a workaround: an earlier log marked a child of an orphan as linked.)
@@ -217,6 +245,11 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
         return { id, outcome: "added" };
       }
       case "approval": {
+        // Votes on the root are not counted: the checkpoint stands for them.
+        if (o.event === root) {
+          if (covered.size < MAX_HELD_EVENTS * 16) covered.add(id);
+          return { id, outcome: "duplicate" };
+        }
         const r: string = log.addApproval(o);
         if (r === "duplicate") return { id, outcome: heldApprovals.has(id) ? "held" : "duplicate" };
         if (height(o.event) === undefined) {
@@ -267,6 +300,33 @@ export function createReplica(log: PageLog, stored: Iterable<SignedObject>): Rep
       };
     },
     get: (id) => objects.get(id),
+    snapshot() {
+      const chain = log.checkpoints();
+      if (chain.length === 0) return undefined;
+      const state = log.stateAt(chain[chain.length - 1].checkpoint.event);
+      return state === undefined ? undefined : { genesis: log.genesis, checkpoints: chain, state };
+    },
+    after(checkpointId) {
+      const link = log.checkpoints().find((l) => objectId(l.checkpoint) === checkpointId);
+      if (!link) return [];
+      const h = link.checkpoint.height;
+      const later = (eventId: string) => (log.height(eventId) ?? -1) > h;
+      return this.ordered().filter((o) => {
+        switch (o.type) {
+          case "genesis":
+            return true;
+          case "event":
+            return later(objectId(o));
+          case "approval":
+            return later(o.event);
+          case "evidence":
+            return (log.height(o.first.parent) ?? -1) >= h;
+          default:
+            return true; // checkpoints, their approvals and evidence
+        }
+      });
+    },
+    waiting: (id) => heldEvents.has(id) || heldApprovals.has(id) || covered.has(id),
     ordered(which) {
       const list: SignedObject[] = [];
       for (const id of which ?? objects.keys()) {

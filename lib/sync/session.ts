@@ -29,7 +29,14 @@ export type Request =
   | { readonly t: "rec"; readonly page: string; readonly ranges: readonly Range[] }
   | { readonly t: "want"; readonly page: string; readonly ids: readonly string[] }
   | { readonly t: "objs"; readonly objects: readonly unknown[] }
-  | { readonly t: "fetch"; readonly page: string; readonly from: number };
+  | {
+    readonly t: "fetch";
+    readonly page: string;
+    readonly from: number;
+    /** Only what follows this checkpoint (the requester starts from it). */
+    readonly after?: string;
+  }
+  | { readonly t: "snap"; readonly page: string };
 
 /** A response: exactly one per request. */
 export type Response =
@@ -37,6 +44,12 @@ export type Response =
   | { readonly t: "rec"; readonly page: string; readonly ranges: readonly Range[] }
   | { readonly t: "objs"; readonly objects: readonly SignedObject[]; readonly next?: number }
   | { readonly t: "res"; readonly results: readonly ObjectResult[] }
+  | {
+    readonly t: "snap";
+    readonly genesis: unknown;
+    readonly checkpoints: readonly { checkpoint: unknown; approvals: readonly unknown[] }[];
+    readonly state: unknown;
+  }
   | { readonly t: "err"; readonly code: string; readonly message: string };
 
 /** A message that does not parse or breaks a limit: the sender is at fault. */
@@ -141,13 +154,21 @@ export function parseRequest(value: unknown): Request {
       fields(value, ["t", "objects"], "objs");
       return { t: "objs", objects: list(value.objects, MAX_OBJECTS, "objs.objects") };
     case "fetch": {
-      fields(value, ["t", "page", "from"], "fetch");
+      fields(value, ["t", "page", "from", "after"], "fetch");
       const from = value.from ?? 0;
       if (!Number.isSafeInteger(from) || (from as number) < 0) {
         throw new ProtocolError("fetch.from: a whole number");
       }
-      return { t: "fetch", page: id(value.page, "fetch.page"), from: from as number };
+      return {
+        t: "fetch",
+        page: id(value.page, "fetch.page"),
+        from: from as number,
+        ...(value.after === undefined ? {} : { after: id(value.after, "fetch.after") }),
+      };
     }
+    case "snap":
+      fields(value, ["t", "page"], "snap");
+      return { t: "snap", page: id(value.page, "snap.page") };
     default:
       throw new ProtocolError("request: unknown type");
   }
@@ -177,6 +198,17 @@ export function parseResponse(value: unknown): Response {
         t: "res",
         results: list(value.results, MAX_OBJECTS, "res.results") as ObjectResult[],
       };
+    case "snap": {
+      if (!Array.isArray(value.checkpoints) || value.checkpoints.length > 1024) {
+        throw new ProtocolError("snap.checkpoints: a list of at most 1024");
+      }
+      return {
+        t: "snap",
+        genesis: value.genesis,
+        checkpoints: value.checkpoints as { checkpoint: unknown; approvals: unknown[] }[],
+        state: value.state,
+      };
+    }
     case "err":
       return {
         t: "err",
@@ -237,7 +269,18 @@ export function respond(host: SyncHost, req: Request, peer: string | undefined):
     case "fetch": {
       const r = host.replica(req.page);
       if (!r) return { t: "err", code: "unknown-page", message: `page ${req.page} is not held` };
-      return { t: "objs", ...chunk(r.ordered(), req.from) };
+      return { t: "objs", ...chunk(req.after ? r.after(req.after) : r.ordered(), req.from) };
+    }
+    case "snap": {
+      const r = host.replica(req.page);
+      if (!r) return { t: "err", code: "unknown-page", message: `page ${req.page} is not held` };
+      const snap = r.snapshot();
+      if (!snap) return { t: "err", code: "no-checkpoint", message: "no verified checkpoint" };
+      // A snapshot must fit one frame with room to spare (the state may be large).
+      if (JSON.stringify(snap).length > 8 * 1024 * 1024) {
+        return { t: "err", code: "too-large", message: "snapshot larger than a frame" };
+      }
+      return { t: "snap", ...snap };
     }
     case "objs":
       return { t: "res", results: host.ingest(req.objects, peer, "push") };
@@ -322,7 +365,9 @@ async function syncPage(
     }
     if (isDone(out)) break;
   }
-  const need = [...diff.need];
+  // Objects held waiting for their parents are not asked for again (a node started from a
+  // checkpoint holds the older history offered to it this way, docs/PROTOCOL.md §19).
+  const need = [...diff.need].filter((id) => !r.waiting(id));
   for (let i = 0; i < need.length; i += MAX_WANT) {
     const ids = need.slice(i, i + MAX_WANT);
     let got = expect(await call({ t: "want", page: r.pageId, ids }), "objs");
