@@ -348,6 +348,25 @@ Deno.test("forwarder: in-flight queries are bounded, excess rejected at once", a
   }
 });
 
+Deno.test("forwarder: by default at most 256 queries are in flight, the next rejected at once", async () => {
+  // A flood of fresh names at a dead upstream must not hold more sockets than this.
+  const up = await startUpstream({ dropAll: true });
+  const fwd = createForwarder({ upstreams: [at(up)], timeoutMs: 10_000 });
+  const pending: Promise<ForwardError>[] = [];
+  try {
+    for (let i = 0; i < 256; i++) {
+      pending.push(rejection(fwd.query(question(`n${i}.example.test`, "A", "IN"))));
+    }
+    const err = await rejection(fwd.query(question("one-more.example.test", "A", "IN")));
+    assert.equal(err.kind, "overloaded");
+    assert.match(err.message, /\(256\)/);
+  } finally {
+    await fwd.close();
+    await up.close();
+  }
+  for (const e of await Promise.all(pending)) assert.equal(e.kind, "closed");
+});
+
 Deno.test("forwarder: close() rejects pending queries and later ones", async () => {
   const up = await startUpstream({ dropAll: true });
   const fwd = createForwarder({ upstreams: [at(up)], timeoutMs: 5_000 });

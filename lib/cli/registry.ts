@@ -26,6 +26,7 @@ export const REGISTRY_OPTIONS = {
   "no-upstream": { type: "boolean" },
   "upstream-timeout": { type: "string" },
   "upstream-ca": { type: "string" },
+  "upstream-max": { type: "string" },
 } as const;
 
 /** Help text of {@linkcode REGISTRY_OPTIONS}. */
@@ -46,7 +47,9 @@ export const REGISTRY_HELP =
   --no-upstream            no default upstream: names outside the registry get REFUSED, a
                            CNAME leaving it is answered alone (dns:// targets of pages are
                            still asked)
-  --upstream-timeout MS    time to wait for one upstream try (default 1500)`;
+  --upstream-timeout MS    time to wait for one upstream try (default 1500)
+  --upstream-max N         most upstream queries in flight at once, 1 to 65536 (default 256);
+                           a UDP query beyond it is dropped, as dnsmasq's dns-forward-max`;
 
 /**
  * Loads the registry for a command: the page directory of `--pages` (legacy flat files), or the
@@ -171,7 +174,12 @@ export function forwarderFor(values: Record<string, unknown>, upstreams: Upstrea
       throw new UsageError(`--upstream-ca: ${caFile} holds no PEM certificate`);
     }
   }
-  return createForwarder({ upstreams, timeoutMs, caCerts });
+  const m = values["upstream-max"] as string | undefined;
+  const maxInFlight = m === undefined ? undefined : Number(m);
+  if (m !== undefined && (!/^\d+$/.test(m) || maxInFlight! < 1 || maxInFlight! > 65_536)) {
+    throw new UsageError("--upstream-max must be a whole number from 1 to 65536");
+  }
+  return createForwarder({ upstreams, timeoutMs, caCerts, maxInFlight });
 }
 
 export { forwardFor, type Registry, resolverFor } from "../node/registry.ts";

@@ -30,7 +30,11 @@ const logger = getLogger(["djdns", "forwarder"]);
 
 const DEFAULT_TIMEOUT_MS = 1500;
 const DEFAULT_ATTEMPTS = 3;
-const DEFAULT_MAX_IN_FLIGHT = 1024;
+// Each query in flight holds a UDP socket and its buffers. Measured (BENCHMARKS.md, "DNS under
+// attack"): a flood of fresh names at a dead upstream grew RSS by ~420 MB with 1,024 and ~100 MB
+// with 256, while dnsperf -c 4 -q 200 through a fast upstream lost nothing (150 lost some).
+// dnsmasq's dns-forward-max is 150. `djdns run --upstream-max N` changes it.
+const DEFAULT_MAX_IN_FLIGHT = 256;
 
 // RCODEs after which another upstream may do better. FORMERR and NOTIMP are included because an
 // upstream that rejects our (EDNS) query says nothing about the name; NXDOMAIN and NOERROR are

@@ -39,7 +39,7 @@ export interface ForwarderOptions {
   timeoutMs?: number;
   /** Total tries per query across all upstreams, rotating through them. Default 3. */
   attempts?: number;
-  /** Most queries in flight at once; a query beyond it is rejected at once. Default 1024. */
+  /** Most queries in flight at once; a query beyond it is rejected at once. Default 256. */
   maxInFlight?: number;
   /**
    * Certificates (PEM) trusted for TLS and HTTPS upstreams besides the system's roots, for a
