@@ -20,7 +20,16 @@ Deno.test("attack drain: SIGTERM with 300 queries waiting on a dead upstream ans
   hole.on("message", () => asked++);
   await new Promise<void>((r) => hole.bind(0, "127.0.0.1", () => r()));
   const pages = await fixtureRegistry();
-  const s = await startDjdns(["--pages", pages, "--upstream", `127.0.0.1:${hole.address().port}`]);
+  // Room for all 300 upstream queries (the default bound, 256, would drop the rest on arrival):
+  // this is about the ones that are waiting when SIGTERM comes.
+  const s = await startDjdns([
+    "--pages",
+    pages,
+    "--upstream",
+    `127.0.0.1:${hole.address().port}`,
+    "--upstream-max",
+    "400",
+  ]);
   const client = dgram.createSocket("udp4");
   const rcodes = new Map<number, number>();
   client.on("message", (m: Uint8Array) => rcodes.set((m[0] << 8) | m[1], m[3] & 15));
