@@ -21,7 +21,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Responder } from "./responder.ts";
 import { prefixKey } from "./prefix.ts";
-import { stopReply } from "./udp.ts";
+import { questionEnd, stopReply } from "./udp.ts";
 
 const log = getLogger(["djdns", "tcp"]);
 
@@ -87,7 +87,7 @@ interface Client {
   /** Reading is paused for room (our doing, so the message timeout does not run). */
   paused: boolean;
   dead: boolean;
-  /** Queries being answered (copies, at most `maxInFlight`), kept for a SERVFAIL on stop. */
+  /** Queries being answered (header and question, at most `maxInFlight`), for a SERVFAIL on stop. */
   waiting: Set<Uint8Array>;
   kill(why: string): void;
   /** Answers every waiting query SERVFAIL (the server is stopping and will not wait more). */
@@ -288,7 +288,8 @@ export function serveTcp(
             const out = responder.handle(msg, origin);
             if (out instanceof Promise) {
               client.inFlight++;
-              const kept = msg.slice();
+              // Header and question only (at most ~270 bytes): all a SERVFAIL needs.
+              const kept = msg.slice(0, questionEnd(msg));
               client.waiting.add(kept);
               out.then((r) => {
                 client.inFlight--;
