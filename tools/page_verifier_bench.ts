@@ -39,6 +39,7 @@ import {
 import { createClaimTable } from "../lib/page/equivocation.ts";
 import { type VoteTable, voteTable } from "../lib/page/governance.ts";
 import { addApprover } from "../lib/page/power.ts";
+import { prng } from "../tests/helpers/prng.ts";
 
 const quick = Deno.args.includes("--quick");
 // --only=1,3 runs some sections.
@@ -68,18 +69,6 @@ function signedClaim(
     key: k.hex,
     sig: sign(k.secretKey, approvalMessage(page, parent, event)).toHex(),
   }, "approval");
-}
-
-/** Seeded mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** n participants of weight 1, each delegating 1/8 to 8 others; participant 0 is `first`. */

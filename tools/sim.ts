@@ -30,6 +30,7 @@ import {
   type SyncHost,
   syncWith,
 } from "../lib/sync/mod.ts";
+import { prng } from "../tests/helpers/prng.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -53,17 +54,6 @@ const LOSS = Number(args.loss);
 const SYNC_MS = Number(args.sync) * 1000;
 const CHURN = Number(args.churn);
 const PARTITION_MS = Number(args.partition) * 1000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- virtual clock ------------------------------------------------------------------------
 
