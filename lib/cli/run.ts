@@ -332,7 +332,8 @@ export async function runMain(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGHUP", onHup);
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGTERM", onTerm);
-  await node.stop();
+  // The process exits once this returns (main.ts), which also ends the page watcher.
+  await node.stop({ exiting: true });
   return 0;
 }
 

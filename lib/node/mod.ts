@@ -149,8 +149,12 @@ export interface RunningNode {
   reload(why: string): void;
   /** The background check of stored records, when there is a data directory. */
   readonly storeCheck?: StoreCheck;
-  /** Stops everything and releases the data directory. */
-  stop(): Promise<void>;
+  /**
+   * Stops everything and releases the data directory. With `exiting` (the process ends right
+   * after, as `djdns run` does), the page watcher is left open: closing it joins its thread, which
+   * a FIFO in the page directory can block for good, and the process would never exit.
+   */
+  stop(opts?: { exiting?: boolean }): Promise<void>;
 }
 
 /** How long a stopping node keeps answering the queries it has already received. */
@@ -482,10 +486,13 @@ async function start(
   };
   let watcher: Deno.FsWatcher | undefined;
   let stopping = false;
+  let exiting = false;
   if (reg.snapshot.dir) {
     watcher = Deno.watchFs(reg.snapshot.dir, { recursive: true });
     const w = watcher;
-    closers.push(() => w.close());
+    closers.push(() => {
+      if (!exiting) w.close();
+    });
     (async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
@@ -507,8 +514,9 @@ async function start(
     network,
     storeCheck: check,
     reload,
-    async stop() {
+    async stop(opts = {}) {
       stopping = true;
+      exiting = opts.exiting ?? false;
       await closeAll();
     },
   };

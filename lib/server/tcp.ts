@@ -21,6 +21,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Responder } from "./responder.ts";
 import { prefixKey } from "./prefix.ts";
+import { questionEnd, stopReply } from "./udp.ts";
 
 const log = getLogger(["djdns", "tcp"]);
 
@@ -86,7 +87,11 @@ interface Client {
   /** Reading is paused for room (our doing, so the message timeout does not run). */
   paused: boolean;
   dead: boolean;
+  /** Queries being answered (header and question, at most `maxInFlight`), for a SERVFAIL on stop. */
+  waiting: Set<Uint8Array>;
   kill(why: string): void;
+  /** Answers every waiting query SERVFAIL (the server is stopping and will not wait more). */
+  giveUp(): void;
 }
 
 /**
@@ -229,6 +234,11 @@ export function serveTcp(
       if (!writing) flush();
     };
 
+    client.giveUp = () => {
+      for (const m of client.waiting) send(stopReply(m));
+      client.waiting.clear();
+    };
+
     const full = () =>
       client.inFlight >= lim.maxInFlight || client.queued > lim.maxQueuedBytes ||
       totalQueued > lim.maxTotalQueuedBytes;
@@ -278,10 +288,14 @@ export function serveTcp(
             const out = responder.handle(msg, origin);
             if (out instanceof Promise) {
               client.inFlight++;
+              // Header and question only (at most ~270 bytes): all a SERVFAIL needs.
+              const kept = msg.slice(0, questionEnd(msg));
+              client.waiting.add(kept);
               out.then((r) => {
                 client.inFlight--;
                 client.active = performance.now();
-                if (r) send(r);
+                // Not when it was already answered SERVFAIL by a stopping server.
+                if (client.waiting.delete(kept) && r) send(r);
                 signal();
               });
             } else if (out) {
@@ -356,7 +370,9 @@ export function serveTcp(
           queued: 0,
           paused: false,
           dead: false,
+          waiting: new Set(),
           kill: () => {},
+          giveUp: () => {},
         };
         open.add(client);
         if (capped) perSource.set(source, (perSource.get(source) ?? 0) + 1);
@@ -374,12 +390,22 @@ export function serveTcp(
     },
     async close(graceMs = 0) {
       listener.close();
-      // Queries already read are answered and written for up to graceMs; then every connection
-      // goes, busy or not.
-      const end = performance.now() + graceMs;
-      while (
-        performance.now() < end && [...open].some((c) => !c.dead && (c.inFlight || c.queued))
-      ) await new Promise((r) => setTimeout(r, 20));
+      // Queries already read are answered and written for up to graceMs; those still waiting
+      // then (a slow or dead upstream) are answered SERVFAIL, as on UDP, so their clients ask
+      // their next server at once; then every connection goes, busy or not.
+      const busy = (c: Client) => !c.dead && (c.inFlight > 0 || c.queued > 0);
+      const wait = async (ms: number, still: (c: Client) => boolean) => {
+        const end = performance.now() + ms;
+        while (performance.now() < end && [...open].some(still)) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await wait(graceMs, busy);
+      if (graceMs > 0) {
+        for (const c of open) if (!c.dead) c.giveUp();
+        // Bounded: a client that does not read its SERVFAIL is closed all the same.
+        await wait(500, (c) => !c.dead && c.queued > 0);
+      }
       clearInterval(sweeper);
       for (const c of open) c.kill("server closing");
     },

@@ -28,8 +28,8 @@ interface Waiting {
   limited: boolean;
 }
 
-// The end of a request's first question, or HEADER when it has none that parses.
-function questionEnd(msg: Uint8Array): number {
+/** The end of a request's first question, or HEADER when it has none that parses. */
+export function questionEnd(msg: Uint8Array): number {
   if (msg.length < HEADER || ((msg[4] << 8) | msg[5]) === 0) return HEADER;
   let i = HEADER;
   while (i < msg.length && msg[i] !== 0) {
@@ -37,6 +37,14 @@ function questionEnd(msg: Uint8Array): number {
     i += msg[i] + 1;
   }
   return i + 5 <= msg.length ? i + 5 : HEADER;
+}
+
+/**
+ * The SERVFAIL a stopping server sends for a query still waiting at the end of its grace (UDP
+ * and TCP alike), so the client asks its next server at once.
+ */
+export function stopReply(msg: Uint8Array): Uint8Array {
+  return errorReply(msg, SERVFAIL, false, questionEnd(msg));
 }
 
 const log = getLogger(["djdns", "udp"]);
@@ -180,7 +188,7 @@ export function serveUdp(
         waiting.delete(w);
         sending++;
         send(
-          errorReply(w.msg, SERVFAIL, false, questionEnd(w.msg)),
+          stopReply(w.msg),
           w.port,
           w.addr,
           w.limited,
