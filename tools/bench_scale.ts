@@ -21,7 +21,7 @@
 import { parseArgs } from "node:util";
 import dgram from "node:dgram";
 import { host, pageDir, signedDirs } from "./bench/scale_fixtures.ts";
-import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
+import { freePort, query, taskArgs } from "./bench/server_args.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -39,37 +39,6 @@ const BIG = Number(values.names);
 const SMALL = 10;
 const LIMIT_MS = 60_000;
 
-function query(name: string, id: number): Uint8Array {
-  const labels = name.split(".").flatMap((l) => [l.length, ...new TextEncoder().encode(l)]);
-  return new Uint8Array([
-    id >> 8,
-    id & 255,
-    1,
-    0,
-    0,
-    1,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    ...labels,
-    0,
-    0,
-    1,
-    0,
-    1,
-  ]);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 interface Server {
   child: Deno.ChildProcess;
   port: number;
@@ -77,13 +46,6 @@ interface Server {
 }
 
 // The `deno run …` words of a tree's `djdns` task (this tree's by default), with its main.ts.
-async function taskArgs(tree?: string): Promise<string[]> {
-  if (tree === undefined) return await djdnsTaskArgs();
-  const config = JSON.parse(await Deno.readTextFile(`${tree}/deno.json`));
-  return (config.tasks.djdns as string).split(/\s+/).slice(1)
-    .map((w) => (w === "main.ts" ? `${tree}/main.ts` : w));
-}
-
 async function spawn(
   args: string[],
   name: string,

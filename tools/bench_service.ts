@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import dgram from "node:dgram";
 import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
 import { host, ip, signedDirs } from "./bench/scale_fixtures.ts";
+import { freePort, query } from "./bench/server_args.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -27,37 +28,6 @@ const { values } = parseArgs({
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const N = Number(values.names);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-function query(name: string, id: number): Uint8Array {
-  const labels = name.split(".").flatMap((l) => [l.length, ...new TextEncoder().encode(l)]);
-  return new Uint8Array([
-    id >> 8,
-    id & 255,
-    1,
-    0,
-    0,
-    1,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    ...labels,
-    0,
-    0,
-    1,
-    0,
-    1,
-  ]);
-}
 
 function memory(pid: number): { rss: number; hwm: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import dgram from "node:dgram";
 import { host, signedDirs } from "./bench/scale_fixtures.ts";
-import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
+import { freePort, query, taskArgs } from "./bench/server_args.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,44 +33,6 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const N = Number(values.names);
-
-function query(name: string, id: number): Uint8Array {
-  const labels = name.split(".").flatMap((l) => [l.length, ...new TextEncoder().encode(l)]);
-  return new Uint8Array([
-    id >> 8,
-    id & 255,
-    1,
-    0,
-    0,
-    1,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    ...labels,
-    0,
-    0,
-    1,
-    0,
-    1,
-  ]);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function taskArgs(tree?: string): Promise<string[]> {
-  if (tree === undefined) return await djdnsTaskArgs();
-  const config = JSON.parse(await Deno.readTextFile(`${tree}/deno.json`));
-  return (config.tasks.djdns as string).split(/\s+/).slice(1)
-    .map((w) => (w === "main.ts" ? `${tree}/main.ts` : w));
-}
 
 /** One UDP client that sends a query and waits for its reply (ms), or null after `timeoutMs`. */
 async function client() {
