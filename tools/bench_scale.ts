@@ -21,7 +21,7 @@
 import { parseArgs } from "node:util";
 import dgram from "node:dgram";
 import { host, pageDir, signedDirs } from "./bench/scale_fixtures.ts";
-import { freePort, query, taskArgs } from "./bench/server_args.ts";
+import { dnsperf, freePort, query, taskArgs } from "./bench/server_args.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -104,40 +104,6 @@ async function spawn(
   return { server, ms, rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024, rcode };
 }
 
-async function dnsperf(
-  port: number,
-  file: string,
-): Promise<{ qps: number; lost: number; rcodes: string }> {
-  const out = await new Deno.Command("dnsperf", {
-    args: [
-      "-s",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-d",
-      file,
-      "-l",
-      String(SECONDS),
-      "-c",
-      "1",
-      "-q",
-      "100",
-      "-t",
-      "2",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(text)?.[1]);
-  const lost = Number(/Queries lost:\s+(\d+)/.exec(text)?.[1]);
-  const rcodes = /Response codes:\s+(.*)/.exec(text)?.[1] ?? "?";
-  if (!(qps > 0)) {
-    throw new Error(`dnsperf failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
-  }
-  return { qps, lost, rcodes };
-}
-
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ---------------------------------------------------------------------------------------------
@@ -173,13 +139,13 @@ async function main(): Promise<void> {
     const s = await spawn(["--pages", small], host(SMALL - 1));
     record("10-name page file", s);
     perf["10-name page, its names"] ??= [];
-    perf["10-name page, its names"].push((await dnsperf(s.server.port, files.small)).qps);
+    perf["10-name page, its names"].push((await dnsperf(s.server.port, files.small, SECONDS)).qps);
     await s.server.stop();
 
     const b = await spawn(["--pages", big], host(BIG - 1));
     record(`${BIG}-name page file`, b);
     for (const [label, file] of [["unknown names", files.unknown], ["its names", files.known]]) {
-      const r = await dnsperf(b.server.port, file);
+      const r = await dnsperf(b.server.port, file, SECONDS);
       (perf[`${BIG}-name page, ${label}`] ??= []).push(r.qps);
       console.error(`round ${round}: ${label}: ${r.qps} qps, lost ${r.lost}, ${r.rcodes}`);
     }
@@ -197,7 +163,7 @@ async function main(): Promise<void> {
       ) => (r.rcode === 0 ? "" : ` (first answer rcode ${r.rcode})`);
       const bb = await spawn(["--pages", big], host(BIG - 1), base);
       record(`baseline: ${BIG}-name page file${rc(bb)}`, bb);
-      const r = await dnsperf(bb.server.port, files.unknown);
+      const r = await dnsperf(bb.server.port, files.unknown, SECONDS);
       (perf[`baseline: ${BIG}-name page, unknown names`] ??= []).push(r.qps);
       console.error(`round ${round}: baseline unknown names: ${r.qps} qps, ${r.rcodes}`);
       await bb.server.stop();

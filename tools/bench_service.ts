@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import dgram from "node:dgram";
 import { djdnsTaskArgs } from "../tests/helpers/djdns.ts";
 import { host, ip, signedDirs } from "./bench/scale_fixtures.ts";
-import { freePort, query } from "./bench/server_args.ts";
+import { dnsperf, freePort, query } from "./bench/server_args.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -68,33 +68,6 @@ async function start(cmd: string, args: string[], port: number, name: string): P
 async function stop(s: Started) {
   s.child.kill("SIGTERM");
   await s.child.status;
-}
-
-async function dnsperf(port: number, file: string): Promise<number> {
-  const out = await new Deno.Command("dnsperf", {
-    args: [
-      "-s",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-d",
-      file,
-      "-l",
-      String(SECONDS),
-      "-c",
-      "1",
-      "-q",
-      "100",
-      "-t",
-      "2",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(text)?.[1]);
-  if (!(qps > 0)) throw new Error(`dnsperf failed:\n${text}`);
-  return qps;
 }
 
 type Server = "djdns" | "dnsmasq" | "unbound";
@@ -221,7 +194,7 @@ async function main() {
           try {
             await new Promise((r) => setTimeout(r, 2000)); // settle, then idle RSS
             const idle = memory(s.child.pid).rss;
-            const qps = big ? await dnsperf(s.port, fx.queries) : 0;
+            const qps = big ? (await dnsperf(s.port, fx.queries, SECONDS)).qps : 0;
             const load = memory(s.child.pid).hwm;
             const key = `${server}|${big ? `${N} names` : "1 name"}`;
             const list = results.get(key) ?? [];

@@ -1,6 +1,7 @@
 /**
- * What the server benchmarks share: a DNS query for one name, a free loopback port, and the
- * `deno run` arguments of the `djdns` task of this tree or of another checkout (`--baseline`).
+ * What the server benchmarks share: a DNS query for one name, a free loopback port, the
+ * `deno run` arguments of the `djdns` task of this tree or of another checkout (`--baseline`),
+ * and a dnsperf run.
  *
  * @module
  */
@@ -45,4 +46,40 @@ export async function taskArgs(tree?: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${tree}/deno.json`));
   return (config.tasks.djdns as string).split(/\s+/).slice(1)
     .map((w) => (w === "main.ts" ? `${tree}/main.ts` : w));
+}
+
+/** dnsperf `-c 1 -q 100` for `seconds` against 127.0.0.1:`port` with the queries in `file`. */
+export async function dnsperf(
+  port: number,
+  file: string,
+  seconds: number,
+): Promise<{ qps: number; lost: number; rcodes: string }> {
+  const out = await new Deno.Command("dnsperf", {
+    args: [
+      "-s",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-d",
+      file,
+      "-l",
+      String(seconds),
+      "-c",
+      "1",
+      "-q",
+      "100",
+      "-t",
+      "2",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(text)?.[1]);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(text)?.[1]);
+  const rcodes = /Response codes:\s+(.*)/.exec(text)?.[1] ?? "?";
+  if (!(qps > 0)) {
+    throw new Error(`dnsperf failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { qps, lost, rcodes };
 }
